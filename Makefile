@@ -1,0 +1,18 @@
+# Two entry points: `make demo` (the main job) and `make test` (every test).
+# Both create the project-local venv with libtorch on first use (scripts/setup.sh).
+SHELL := /bin/bash
+TORCH_VARIANT ?= cpu
+ENV := source scripts/env.sh &&
+
+.PHONY: setup build demo test
+setup:
+	TORCH_VARIANT=$(TORCH_VARIANT) bash scripts/setup.sh
+
+build: setup
+	$(ENV) cargo build --release
+
+demo: build
+	$(ENV) ./target/release/helixfold run examples/demo.hf
+
+test: setup
+	$(ENV) cargo test --release

@@ -1,0 +1,5 @@
+//! HelixFold in Rust: AlphaFold2 training and inference on libtorch.
+pub mod data;
+pub mod device;
+pub mod residue_constants;
+pub mod testing;
