@@ -2,4 +2,5 @@
 pub mod data;
 pub mod device;
 pub mod residue_constants;
+pub mod session;
 pub mod testing;

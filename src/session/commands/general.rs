@@ -1,0 +1,103 @@
+//! Session-wide commands: help, echo, device, threads, history, reset.
+use crate::session::args::Args;
+use crate::session::output::Output;
+use crate::session::table::{self, COMMANDS};
+use crate::session::Session;
+use anyhow::{bail, Result};
+
+pub fn help(_session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+    if let Some(name) = args.text("command") {
+        return match table::find(name) {
+            Some(command) => Ok(vec![Output::Text(command.help_text())]),
+            None => bail!("no command '{name}' (type `help` for the list)"),
+        };
+    }
+    let rows = COMMANDS.iter().map(|c| vec![c.name, c.summary]).collect();
+    Ok(vec![Output::table(&["command", "what it does"], rows)])
+}
+
+pub fn echo(_session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+    let text = args.text("text").unwrap_or_default().to_string();
+    Ok(vec![match args.text("stream") {
+        Some("stderr") => Output::Stderr(text),
+        _ => Output::Text(text),
+    }])
+}
+
+pub fn device(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+    if let Some(name) = args.text("name") {
+        session.device = crate::device::parse_device(name)?;
+    }
+    Ok(vec![Output::Text(format!("device: {}", describe_device(session.device)))])
+}
+
+fn describe_device(device: tch::Device) -> String {
+    match device {
+        tch::Device::Cpu => "cpu".into(),
+        tch::Device::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}"),
+    }
+}
+
+pub fn threads(_session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+    if let Some(count) = args.int("count") {
+        tch::set_num_threads(count as i32);
+    }
+    Ok(vec![Output::Text(format!("threads: {}", tch::get_num_threads()))])
+}
+
+pub fn history(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+    let all = session.history.len();
+    let shown = args.int("last").map_or(all, |n| (n as usize).min(all));
+    let rows = session.history[all - shown..]
+        .iter()
+        .enumerate()
+        .map(|(i, line)| vec![(all - shown + i + 1).to_string(), line.clone()])
+        .collect();
+    Ok(vec![Output::table(&["#", "command"], rows)])
+}
+
+pub fn reset(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+    let keep_device = session.device;
+    let history = if args.flag("history").unwrap_or(false) {
+        Vec::new()
+    } else {
+        std::mem::take(&mut session.history)
+    };
+    *session = Session { device: keep_device, history, interrupt: session.interrupt_flag() };
+    Ok(vec![Output::Text("session reset".into())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(session: &mut Session, line: &str) -> Vec<Output> {
+        session.execute(line).unwrap_or_else(|(_, e)| panic!("{line}: {e}"))
+    }
+
+    #[test]
+    fn help_lists_every_command_and_describes_one() {
+        let mut session = Session::new();
+        let text = run(&mut session, "help")[0].to_text();
+        for command in COMMANDS {
+            assert!(text.contains(command.name));
+        }
+        let text = run(&mut session, "help echo")[0].to_text();
+        assert!(text.starts_with("echo <text> [stream=<stdout|stderr>]"), "{text}");
+    }
+
+    #[test]
+    fn echo_goes_to_the_requested_stream() {
+        let mut session = Session::new();
+        assert_eq!(run(&mut session, "echo hi stream=stderr"), vec![Output::Stderr("hi".into())]);
+    }
+
+    #[test]
+    fn history_shows_the_last_commands_with_numbers() {
+        let mut session = Session::new();
+        run(&mut session, "echo a; echo b");
+        let text = run(&mut session, "history 2")[0].to_text();
+        assert!(text.contains("2  echo b") && text.contains("3  history 2"), "{text}");
+    }
+}

@@ -1,0 +1,135 @@
+//! The session engine: one persistent state (device, data, model, optimiser, outputs,
+//! history) driven by the command language. The REPL, batch mode and the Jupyter kernel are
+//! thin front ends over [`Session::execute`].
+//!
+//! Every command either completes or leaves the session as it was: handlers validate and
+//! compute before they mutate, and a panic inside a handler (a libtorch exception surfaces as
+//! one through tch's non-`f_` calls) is caught and reported as an error.
+pub mod args;
+pub mod commands;
+pub mod completion;
+pub mod output;
+pub mod table;
+
+use anyhow::{anyhow, Result};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tch::Device;
+
+pub use output::Output;
+
+/// A failed command: which one (1-based position on the line), its text, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{command}: {cause:#}")]
+pub struct CommandError {
+    pub index: usize,
+    pub command: String,
+    pub cause: anyhow::Error,
+}
+
+/// The persistent state behind every front end.
+pub struct Session {
+    device: Device,
+    history: Vec<String>,
+    interrupt: Arc<AtomicBool>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Session {
+    pub fn new() -> Self {
+        Self { device: Device::Cpu, history: Vec::new(), interrupt: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// A flag that, once set, makes long commands stop at their next step boundary. Front ends
+    /// set it from Ctrl-C or a Jupyter `interrupt_request`; the session clears it when a new
+    /// line starts.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.interrupt)
+    }
+
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// Commands run so far (successful or not), oldest first.
+    pub fn history(&self) -> &[String] {
+        &self.history
+    }
+
+    /// Runs every command on `line` (separated by `;`), stopping at the first failure. Outputs
+    /// of the commands that ran are returned with the error so front ends can show both.
+    pub fn execute(&mut self, line: &str) -> std::result::Result<Vec<Output>, (Vec<Output>, CommandError)> {
+        self.interrupt.store(false, Ordering::SeqCst);
+        let commands = match args::split_commands(line) {
+            Ok(commands) => commands,
+            Err(cause) => {
+                return Err((Vec::new(), CommandError { index: 1, command: line.trim().to_string(), cause }))
+            }
+        };
+        let mut outputs = Vec::new();
+        for (i, words) in commands.iter().enumerate() {
+            let text = words.join(" ");
+            self.history.push(text.clone());
+            match self.run_words(words) {
+                Ok(mut produced) => outputs.append(&mut produced),
+                Err(cause) => return Err((outputs, CommandError { index: i + 1, command: text, cause })),
+            }
+        }
+        Ok(outputs)
+    }
+
+    fn run_words(&mut self, words: &[String]) -> Result<Vec<Output>> {
+        let (name, rest) = words.split_first().ok_or_else(|| anyhow!("empty command"))?;
+        let spec = table::find(name).ok_or_else(|| {
+            let suggestion = completion::closest_command(name)
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            anyhow!("unknown command '{name}'{suggestion} (type `help` for the list)")
+        })?;
+        let bound = args::Args::bind(spec.name, spec.args, rest)?;
+        let run = spec.run;
+        catch_unwind(AssertUnwindSafe(|| run(self, &bound))).unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown panic");
+            Err(anyhow!("internal error (the session state is unchanged): {message}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_commands_in_order_and_stops_at_the_first_failure() {
+        let mut session = Session::new();
+        let (outputs, error) = session.execute("echo one; nosuch; echo three").unwrap_err();
+        assert_eq!(outputs, vec![Output::Text("one".into())]);
+        assert_eq!(error.index, 2);
+        assert!(error.to_string().contains("unknown command 'nosuch'"), "{error}");
+        assert_eq!(session.history(), ["echo one", "nosuch"]);
+    }
+
+    #[test]
+    fn suggests_a_close_command() {
+        let mut session = Session::new();
+        let (_, error) = session.execute("hepl").unwrap_err();
+        assert!(error.to_string().contains("did you mean `help`?"), "{error}");
+    }
+
+    #[test]
+    fn bad_device_keeps_the_previous_one() {
+        let mut session = Session::new();
+        assert!(session.execute("device tpu").is_err());
+        assert_eq!(session.device(), Device::Cpu);
+    }
+}
