@@ -9,6 +9,7 @@ pub mod args;
 pub mod commands;
 pub mod completion;
 pub mod output;
+pub mod script;
 pub mod table;
 
 use anyhow::{anyhow, Result};
