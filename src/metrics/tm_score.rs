@@ -30,6 +30,13 @@ const MAX_EXTENSIONS: usize = 20;
 const CUTOFF_WIDENING: f64 = 0.5;
 /// Residues a superposition must collect before the cutoff stops widening.
 const MIN_COLLECTED: usize = 3;
+/// Bounds of the search's distance scale `d0_search` (Å).
+const D0_SEARCH_MIN: f64 = 4.5;
+const D0_SEARCH_MAX: f64 = 8.0;
+/// A seed's superposition collects residues within `d0_search − SEED_CUTOFF_OFFSET` Å, each
+/// extension within `d0_search + EXTENSION_CUTOFF_OFFSET` Å.
+const SEED_CUTOFF_OFFSET: f64 = 1.0;
+const EXTENSION_CUTOFF_OFFSET: f64 = 1.0;
 
 /// The outcome of a TM-score search.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,31 +97,32 @@ pub fn tm_score_search(
         return best;
     }
     let scorer = Scorer { d0, native_length, common };
-    let d0_search = d0.clamp(4.5, 8.0);
+    let d0_search = d0.clamp(D0_SEARCH_MIN, D0_SEARCH_MAX);
     let mut best_score = f64::NEG_INFINITY;
     let mut distances = vec![0.0; common];
-    let mut consider =
-        |transform: Superposition, distances: &mut Vec<f64>, cutoff: f64| -> Vec<usize> {
-            for (k, distance) in distances.iter_mut().enumerate() {
-                *distance = squared_distance(transform.apply(model[k]), native[k]).sqrt();
-            }
-            observe(distances);
-            let (score, collected) = scorer.score_and_collect(distances, cutoff);
-            if score > best_score {
-                best_score = score;
-                best.superposition = transform;
-            }
-            collected
-        };
+    // Scores one superposition, keeps it when it is the best so far, and returns the residues
+    // it brings within `cutoff`.
+    let mut consider = |transform: Superposition, cutoff: f64| -> Vec<usize> {
+        for (k, distance) in distances.iter_mut().enumerate() {
+            *distance = squared_distance(transform.apply(model[k]), native[k]).sqrt();
+        }
+        observe(&distances);
+        let (score, collected) = scorer.score_and_collect(&distances, cutoff);
+        if score > best_score {
+            best_score = score;
+            best.superposition = transform;
+        }
+        collected
+    };
 
     for seed_length in seed_lengths(common) {
         for start in 0..=common - seed_length {
             let seed: Vec<usize> = (start..start + seed_length).collect();
             let mut collected =
-                consider(superpose_subset(model, native, &seed), &mut distances, d0_search - 1.0);
+                consider(superpose_subset(model, native, &seed), d0_search - SEED_CUTOFF_OFFSET);
             for iteration in 1..=MAX_EXTENSIONS {
                 let transform = superpose_subset(model, native, &collected);
-                let recollected = consider(transform, &mut distances, d0_search + 1.0);
+                let recollected = consider(transform, d0_search + EXTENSION_CUTOFF_OFFSET);
                 if iteration == MAX_EXTENSIONS || recollected == collected {
                     break;
                 }
