@@ -18,6 +18,12 @@
 //! Every superposition visited is scored; the TM-score is the best. Other scores that the
 //! program takes from the same search (GDT, see [`crate::metrics::gdt`]) observe the
 //! distances of every visited superposition through [`tm_score_search`].
+//!
+//! Checked against the program on random perturbations of the CASP14 natives (T1026, T1037,
+//! fragments of 4 to 404 residues): TM-score, GDT and RMSD agree to the printed digits. One
+//! known difference: two points fix a rotation only up to a spin about their axis, so where a
+//! superposition rests on two pairs (possible only with at most three common residues) this
+//! code and the program's `u3b` may pick different rotations and scores differ slightly.
 use super::superposition::{squared_distance, superpose, superposed_rmsd, Superposition, Vec3};
 
 /// Seed fragments never shrink below this many residues (`L_ini_min`).
