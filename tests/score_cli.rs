@@ -1,5 +1,6 @@
 //! End-to-end tests of `helixfold score`: the binary on real structure pairs against the
-//! TM-score program's own numbers, and its behaviour on bad input.
+//! TM-score program's own numbers (and DeepMind's `lddt.py` for lDDT-Ca), and its behaviour on
+//! bad input.
 use helixfold::testing::shared_data;
 use serde_json::Value;
 use std::path::Path;
@@ -19,6 +20,11 @@ fn json_scores(model: &Path, native: &Path) -> Value {
 fn number(value: &Value, key: &str) -> f64 {
     value[key].as_f64().unwrap_or_else(|| panic!("no number {key} in {value}"))
 }
+
+/// lDDT-Ca of each expected.json `tmscore` pair (by model file) from DeepMind's
+/// `alphafold.model.lddt.lddt` (alphafold 2.0.0 in the project's `.venv`):
+/// `.venv/bin/python tests/support/lddt_reference.py tmscore/MODEL tmscore/NATIVE`.
+const ALPHAFOLD_LDDT_CA: [(&str, f64); 2] = [("PDB1.pdb", 0.327891), ("2pel_chainA.pdb", 0.180839)];
 
 #[test]
 fn scores_match_the_tm_score_program() {
@@ -44,8 +50,13 @@ fn scores_match_the_tm_score_program() {
             assert!(difference <= tolerance, "{key} off by {difference}; {context}");
         }
         assert_eq!(got["common_residues"], row["common"], "{context}");
-        let lddt_ca = number(&got, "lddt_ca");
-        assert!((0.0..=1.0).contains(&lddt_ca), "{context}");
+        let model_name = row["model"].as_str().unwrap();
+        let (_, lddt_ca) = ALPHAFOLD_LDDT_CA
+            .iter()
+            .find(|(name, _)| *name == model_name)
+            .unwrap_or_else(|| panic!("no lDDT-Ca reference for {model_name}"));
+        let difference = (number(&got, "lddt_ca") - lddt_ca).abs();
+        assert!(difference <= 1e-4, "lddt_ca off by {difference}; {context}");
     }
 }
 
@@ -149,13 +160,14 @@ fn perturbed_t1026_matches_the_tm_score_program() {
     let dir = tempfile::tempdir().unwrap();
     // (amplitude, shift, drop_every) -> (common, RMSD, TM-score, GDT-TS, GDT-HA) as printed by
     // `TMscore T1026_<amplitude>_<shift>_<drop_every>.pdb casp14_demo/T1026/native.pdb`
-    // (Debian tm-align 20190822+dfsg-2) on the file this function writes.
+    // (Debian tm-align 20190822+dfsg-2) on the file this function writes, and lDDT-Ca from
+    // `.venv/bin/python tests/support/lddt_reference.py T1026_<...>.pdb native.pdb`.
     let cases = [
-        ((500, 0, 11), (133, 0.501, 0.8998, 0.9110, 0.8236)),
-        ((2000, 3000, 7), (125, 2.574, 0.6629, 0.6027, 0.4144)),
-        ((4000, 12000, 5), (117, 7.205, 0.3369, 0.3185, 0.2055)),
+        ((500, 0, 11), (133, 0.501, 0.8998, 0.9110, 0.8236, 0.938229)),
+        ((2000, 3000, 7), (125, 2.574, 0.6629, 0.6027, 0.4144, 0.560362)),
+        ((4000, 12000, 5), (117, 7.205, 0.3369, 0.3185, 0.2055, 0.406595)),
     ];
-    for ((amplitude, shift, drop_every), (common, rmsd, tm, gdt_ts, gdt_ha)) in cases {
+    for ((amplitude, shift, drop_every), (common, rmsd, tm, gdt_ts, gdt_ha, lddt_ca)) in cases {
         let model = dir.path().join(format!("T1026_{amplitude}_{shift}_{drop_every}.pdb"));
         std::fs::write(&model, perturbed_pdb(&native_text, amplitude, shift, drop_every)).unwrap();
         let got = json_scores(&model, &native);
@@ -167,5 +179,7 @@ fn perturbed_t1026_matches_the_tm_score_program() {
             let difference = (number(&got, key) - expected).abs();
             assert!(difference <= 1e-3, "{key} off by {difference}: {got}");
         }
+        let difference = (number(&got, "lddt_ca") - lddt_ca).abs();
+        assert!(difference <= 1e-4, "lddt_ca off by {difference}: {got}");
     }
 }
