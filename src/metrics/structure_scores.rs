@@ -14,6 +14,7 @@ use serde::Serialize;
 /// lDDT-Cα is computed over the common residues.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StructureScores {
+    /// TM-score in (0, 1].
     pub tm_score: f64,
     /// GDT-TS, mean of [`StructureScores::gdt_fractions`] at 1, 2, 4, 8 Å.
     pub gdt_ts: f64,
@@ -21,7 +22,9 @@ pub struct StructureScores {
     pub gdt_ha: f64,
     /// RMSD (Å) of the common Cα atoms after superposing on all of them.
     pub rmsd: f64,
+    /// Global lDDT-Cα in [0, 1].
     pub lddt_ca: f64,
+    /// Residues in both structures (with a Cα in both).
     pub common_residues: usize,
     /// TM-score's distance scale (Å) for the native's length.
     pub d0: f64,
