@@ -1,6 +1,8 @@
 //! HelixFold in Rust: AlphaFold2 training and inference on libtorch.
+pub mod cli;
 pub mod data;
 pub mod device;
+pub mod metrics;
 pub mod repl;
 pub mod residue_constants;
 pub mod session;
