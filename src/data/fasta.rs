@@ -244,8 +244,8 @@ mod tests {
     fn binary_file_is_reported_with_its_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("garbage.fasta");
-        std::fs::write(&path, [0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00]).unwrap();
-        let err = read_fasta(&path).unwrap_err().to_string();
+        std::fs::write(&path, [b'>', b'a', b'\n', 0xff, 0x00, 0x12]).unwrap();
+        let err = format!("{:#}", read_fasta(&path).unwrap_err());
         assert!(
             err.contains("garbage.fasta") && err.contains("byte offset"),
             "{err}"

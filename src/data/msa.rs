@@ -372,11 +372,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("garbage.a3m");
         std::fs::write(&path, [b'>', b'q', b'\n', 0x00, 0x9f, 0x92]).unwrap();
-        let err = read_a3m(&path).unwrap_err().to_string();
+        let err = format!("{:#}", read_a3m(&path).unwrap_err());
         assert!(err.contains("garbage.a3m"), "{err}");
         let path = dir.path().join("garbage.sto");
         std::fs::write(&path, [0xff, 0xfe, b'q']).unwrap();
-        let err = read_stockholm(&path).unwrap_err().to_string();
+        let err = format!("{:#}", read_stockholm(&path).unwrap_err());
         assert!(err.contains("garbage.sto"), "{err}");
     }
 

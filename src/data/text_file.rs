@@ -1,27 +1,49 @@
-//! Reading a text input file (FASTA, A3M, Stockholm, `.hhr`) so that binary garbage is reported
-//! as an error naming the file and byte offset instead of reaching a parser as mojibake.
+//! Reading a structure file's text: plain or gzip-compressed (recognised by the gzip magic
+//! bytes, whatever the file is called, as `.pdb.gz` / `.cif.gz` archives are), checked to be
+//! text before any parser sees it, so binary garbage fails with the file's name and the byte
+//! offset instead of a parser's confusing complaint. Parsers that take text from memory check
+//! it with [`check_no_nul`].
 use anyhow::{bail, Context, Result};
+use flate2::read::MultiGzDecoder;
+use std::io::Read;
 use std::path::Path;
 
-/// Reads `path` as UTF-8 text; fails on NUL bytes or invalid UTF-8, naming the byte offset.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Reads `path` as UTF-8 text, decompressing gzip transparently.
 pub fn read_text_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let source = path.display().to_string();
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
-        bail!("{source}: binary data (NUL byte) at byte offset {offset}, expected a text file");
-    }
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(text),
-        Err(err) => bail!(
-            "{source}: invalid UTF-8 at byte offset {}, expected a text file",
-            err.utf8_error().valid_up_to()
-        ),
-    }
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = if raw.starts_with(&GZIP_MAGIC) {
+        let mut inflated = Vec::new();
+        MultiGzDecoder::new(raw.as_slice())
+            .read_to_end(&mut inflated)
+            .with_context(|| format!("{}: corrupt or truncated gzip data", path.display()))?;
+        inflated
+    } else {
+        raw
+    };
+    bytes_to_text(bytes).with_context(|| format!("{} is not a text file", path.display()))
 }
 
-/// Rejects text that holds NUL characters (binary data passed in as a string).
+/// Accepts UTF-8 without NUL bytes; reports the line and byte offset of the first bad byte.
+fn bytes_to_text(bytes: Vec<u8>) -> Result<String> {
+    let bad_offset = match std::str::from_utf8(&bytes) {
+        Ok(text) => text.find('\0'),
+        Err(err) => Some(err.valid_up_to()),
+    };
+    if let Some(offset) = bad_offset {
+        let line = 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count();
+        bail!(
+            "line {line} (byte offset {offset}): byte 0x{:02x} is not text",
+            bytes[offset]
+        );
+    }
+    String::from_utf8(bytes).context("invalid UTF-8")
+}
+
+/// Rejects text holding NUL characters (binary data passed in as a string), naming `source`.
 pub fn check_no_nul(text: &str, source: &str) -> Result<()> {
-    if let Some(offset) = text.bytes().position(|b| b == 0) {
+    if let Some(offset) = text.find('\0') {
         bail!("{source}: binary data (NUL byte) at byte offset {offset}, expected text");
     }
     Ok(())
@@ -30,42 +52,51 @@ pub fn check_no_nul(text: &str, source: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flate2::{write::GzEncoder, Compression};
     use std::io::Write;
 
-    fn temp_file_with(bytes: &[u8]) -> tempfile::NamedTempFile {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        file.write_all(bytes).unwrap();
-        file
+    #[test]
+    fn reads_plain_and_gzipped_text_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("a.pdb");
+        std::fs::write(&plain, "ATOM\nEND\n").unwrap();
+        let zipped = dir.path().join("a.pdb.gz");
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(b"ATOM\nEND\n").unwrap();
+        std::fs::write(&zipped, encoder.finish().unwrap()).unwrap();
+        assert_eq!(read_text_file(&plain).unwrap(), "ATOM\nEND\n");
+        assert_eq!(read_text_file(&zipped).unwrap(), "ATOM\nEND\n");
     }
 
     #[test]
-    fn reads_plain_text() {
-        let file = temp_file_with(b">a\nMK\n");
-        assert_eq!(read_text_file(file.path()).unwrap(), ">a\nMK\n");
-    }
-
-    #[test]
-    fn nul_byte_is_reported_with_file_and_offset() {
-        let file = temp_file_with(b">a\nM\0K\n");
-        let err = read_text_file(file.path()).unwrap_err().to_string();
-        assert!(err.contains(&file.path().display().to_string()), "{err}");
-        assert!(err.contains("byte offset 4"), "{err}");
-    }
-
-    #[test]
-    fn invalid_utf8_is_reported_with_file_and_offset() {
-        let file = temp_file_with(&[b'>', b'a', b'\n', 0xff, 0xfe, b'\n']);
-        let err = read_text_file(file.path()).unwrap_err().to_string();
-        assert!(err.contains(&file.path().display().to_string()), "{err}");
-        assert!(err.contains("invalid UTF-8 at byte offset 3"), "{err}");
-    }
-
-    #[test]
-    fn missing_file_names_the_path() {
-        let err = read_text_file(Path::new("/nonexistent/x.fasta")).unwrap_err();
+    fn binary_and_truncated_gzip_name_the_file_and_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let binary = dir.path().join("garbage.pdb");
+        std::fs::write(&binary, b"HEADER\nAT\xff\x00OM\n").unwrap();
+        let err = format!("{:#}", read_text_file(&binary).unwrap_err());
         assert!(
-            format!("{err:#}").contains("/nonexistent/x.fasta"),
-            "{err:#}"
+            err.contains("garbage.pdb") && err.contains("line 2 (byte offset 9)"),
+            "{err}"
+        );
+
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(&[b'A'; 4096]).unwrap();
+        let compressed = encoder.finish().unwrap();
+        let truncated = dir.path().join("cut.pdb.gz");
+        std::fs::write(&truncated, &compressed[..compressed.len() / 2]).unwrap();
+        let err = format!("{:#}", read_text_file(&truncated).unwrap_err());
+        assert!(err.contains("cut.pdb.gz") && err.contains("gzip"), "{err}");
+    }
+
+    #[test]
+    fn nul_in_text_is_reported_with_source_and_offset() {
+        assert!(check_no_nul(">a\nMK\n", "mem").is_ok());
+        let err = check_no_nul(">a\nM\0K\n", "mem.fasta")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("mem.fasta:") && err.contains("byte offset 4"),
+            "{err}"
         );
     }
 }
