@@ -444,6 +444,17 @@ mod tests {
     }
 
     #[test]
+    fn truncate_keeps_the_first_rows_of_every_field() {
+        let mut msa = parse_a3m(">q\nAC\n>a\nAcC\n>b\nA-\n", "mem.a3m").unwrap();
+        msa.truncate(2);
+        assert_eq!(msa.sequences, vec!["AC", "AC"]);
+        assert_eq!(msa.deletion_matrix, vec![vec![0, 0], vec![0, 1]]);
+        assert_eq!(msa.descriptions, vec!["q", "a"]);
+        msa.truncate(10);
+        assert_eq!(msa.len(), 2);
+    }
+
+    #[test]
     fn hhblits_table_covers_22_classes() {
         let mut ids: Vec<i32> = HHBLITS_AA_TO_ID.iter().map(|&(_, id)| id).collect();
         ids.sort_unstable();

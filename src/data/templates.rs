@@ -288,11 +288,9 @@ impl TemplateHitFeaturizer {
             hit.sum_probs, hit.index
         );
         if let Err(rejection) = prefilter(hit, &pdb_id, query_sequence, query_pdb_code) {
-            return Ok(if self.strict_error_check && rejection.is_strict_error {
-                HitOutcome::Error(format!(
-                    "{label}: did not pass prefilter: {}",
-                    rejection.reason
-                ))
+            let message = format!("{label}: did not pass prefilter: {}", rejection.reason);
+            return Ok(if rejection.is_strict_error {
+                self.strict_rejection(message)
             } else {
                 HitOutcome::Skipped
             });
@@ -320,11 +318,7 @@ impl TemplateHitFeaturizer {
             Some(Ok(date)) if date > cutoff => {
                 let message =
                     format!("{label}: template date ({date}) > max template date ({cutoff})");
-                return Ok(if self.strict_error_check {
-                    HitOutcome::Error(message)
-                } else {
-                    HitOutcome::Skipped
-                });
+                return Ok(self.strict_rejection(message));
             }
             Some(Ok(_)) => {}
             Some(Err(err)) => {
@@ -352,6 +346,16 @@ impl TemplateHitFeaturizer {
         }
     }
 
+    /// A rejection that strict mode reports as an error and otherwise skips silently.
+    fn strict_rejection(&self, message: String) -> HitOutcome {
+        if self.strict_error_check {
+            HitOutcome::Error(message)
+        } else {
+            HitOutcome::Skipped
+        }
+    }
+
+    /// Missing experimental data: a warning, or an error in strict mode.
     fn missing_data(&self, message: String) -> HitOutcome {
         if self.strict_error_check {
             HitOutcome::Error(message)
