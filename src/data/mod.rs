@@ -1,10 +1,16 @@
 //! Data layer: parsers for the files structural biologists have, AlphaFold's feature files,
 //! and the feature pipeline that turns them into the model's batch.
 pub mod array;
-pub mod protein;
 pub mod cif;
+pub mod fasta;
+pub mod global_alignment;
+pub mod hhr;
 pub mod mmcif;
 pub mod mmcif_writer;
-pub mod pdb;
-pub mod text_file;
+pub mod msa;
 pub mod pae_json;
+pub mod pdb;
+pub mod protein;
+pub mod release_date;
+pub mod templates;
+pub mod text_file;

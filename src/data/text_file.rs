@@ -1,7 +1,8 @@
 //! Reading a structure file's text: plain or gzip-compressed (recognised by the gzip magic
 //! bytes, whatever the file is called, as `.pdb.gz` / `.cif.gz` archives are), checked to be
 //! text before any parser sees it, so binary garbage fails with the file's name and the byte
-//! offset instead of a parser's confusing complaint.
+//! offset instead of a parser's confusing complaint. Parsers that take text from memory check
+//! it with [`check_no_nul`].
 use anyhow::{bail, Context, Result};
 use flate2::read::MultiGzDecoder;
 use std::io::Read;
@@ -38,6 +39,14 @@ fn bytes_to_text(bytes: Vec<u8>) -> Result<String> {
         );
     }
     String::from_utf8(bytes).context("invalid UTF-8")
+}
+
+/// Rejects text holding NUL characters (binary data passed in as a string), naming `source`.
+pub fn check_no_nul(text: &str, source: &str) -> Result<()> {
+    if let Some(offset) = text.find('\0') {
+        bail!("{source}: binary data (NUL byte) at byte offset {offset}, expected text");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -77,5 +86,17 @@ mod tests {
         std::fs::write(&truncated, &compressed[..compressed.len() / 2]).unwrap();
         let err = format!("{:#}", read_text_file(&truncated).unwrap_err());
         assert!(err.contains("cut.pdb.gz") && err.contains("gzip"), "{err}");
+    }
+
+    #[test]
+    fn nul_in_text_is_reported_with_source_and_offset() {
+        assert!(check_no_nul(">a\nMK\n", "mem").is_ok());
+        let err = check_no_nul(">a\nM\0K\n", "mem.fasta")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("mem.fasta:") && err.contains("byte offset 4"),
+            "{err}"
+        );
     }
 }
