@@ -90,12 +90,12 @@ pub fn parse_pdb(text: &str) -> Result<PdbStructure> {
                 let names = column(line, 19, 70).split_whitespace().map(str::to_string);
                 seqres.entry(chain).or_default().extend(names);
             }
+            // Hetero groups other than MSE are skipped unread: waters of large entries may be
+            // numbered beyond what the residue-number columns hold as a decimal.
+            "HETATM" if column(line, 17, 20).trim() != "MSE" => {}
             "ATOM" | "HETATM" => {
                 let atom = AtomRecord::parse(line)
                     .with_context(|| format!("line {line_number}: bad {record} record"))?;
-                if record == "HETATM" && atom.residue_name != "MSE" {
-                    continue;
-                }
                 builder.add(atom);
             }
             _ => {}
