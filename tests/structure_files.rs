@@ -599,3 +599,30 @@ fn written_files_read_back_here_and_in_biopython_and_gemmi() {
         }
     }
 }
+
+#[test]
+fn truncated_or_corrupted_text_never_panics() {
+    use helixfold::data::mmcif::parse_mmcif;
+    use helixfold::data::pdb::parse_pdb;
+    let Some(pdb_path) = shared_data("alphafold_testdata/2rbg.pdb") else {
+        return;
+    };
+    let Some(cif_path) = shared_data("openfold_mini/mmcif/4zey.cif") else {
+        return;
+    };
+    for path in [pdb_path, cif_path] {
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Cut at 40 places spread over the file, and overwrite one byte at each of them.
+        for step in 1..40 {
+            let cut = text.len() * step / 40;
+            let prefix = &text[..cut];
+            let _ = parse_pdb(prefix);
+            let _ = parse_mmcif(prefix, "cut");
+            let mut corrupted = text.clone().into_bytes();
+            corrupted[cut] = [b'\'', b';', b'\n', b'_', b'#', b'"', b'.', b'?'][step % 8];
+            let corrupted = String::from_utf8(corrupted).unwrap();
+            let _ = parse_pdb(&corrupted);
+            let _ = parse_mmcif(&corrupted, "corrupted");
+        }
+    }
+}

@@ -563,3 +563,132 @@ fn fix_arginine_naming(
         b_factors.swap(nh1, nh2);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two protein chains of one entity (A observed, C without atoms), a DNA entity, a water.
+    /// Residue 1 of A has two conformers of CA, residue 2 is MSE, residue 3 an arginine whose
+    /// NH1 is the farther from CD, residue 4 is missing; `num` 2 is microheterogeneous.
+    const SAMPLE: &str = "data_test
+_exptl.method 'X-RAY DIFFRACTION'
+loop_
+_pdbx_audit_revision_history.ordinal
+_pdbx_audit_revision_history.revision_date
+1 2001-02-03
+2 1999-12-31
+_refine.ls_d_res_high 2.5
+_reflns.d_resolution_high 2.4
+loop_
+_entity_poly_seq.entity_id
+_entity_poly_seq.num
+_entity_poly_seq.mon_id
+_entity_poly_seq.hetero
+1 1 GLY n
+1 2 MSE y
+1 2 LEU y
+1 3 ARG n
+1 4 ALA n
+2 1 DA n
+loop_
+_chem_comp.id
+_chem_comp.type
+GLY 'peptide linking'
+MSE 'L-peptide linking'
+LEU 'L-peptide linking'
+ARG 'L-peptide linking'
+ALA 'L-peptide linking'
+DA 'DNA linking'
+loop_
+_struct_asym.id
+_struct_asym.entity_id
+A 1
+C 1
+D 2
+W 3
+loop_
+_atom_site.group_PDB
+_atom_site.label_atom_id
+_atom_site.label_alt_id
+_atom_site.label_comp_id
+_atom_site.label_asym_id
+_atom_site.label_seq_id
+_atom_site.pdbx_PDB_ins_code
+_atom_site.Cartn_x
+_atom_site.Cartn_y
+_atom_site.Cartn_z
+_atom_site.occupancy
+_atom_site.B_iso_or_equiv
+_atom_site.auth_seq_id
+_atom_site.auth_asym_id
+_atom_site.pdbx_PDB_model_num
+ATOM CA A GLY A 1 ? 1.0 0.0 0.0 0.3 10.0 10 X 1
+ATOM CA B GLY A 1 ? 2.0 0.0 0.0 0.7 20.0 10 X 1
+HETATM SE . MSE A 2 ? 3.0 0.0 0.0 1.0 30.0 11 X 1
+ATOM CD . ARG A 3 A 0.0 0.0 0.0 1.0 40.0 11 X 1
+ATOM NH1 . ARG A 3 A 5.0 0.0 0.0 1.0 41.0 11 X 1
+ATOM NH2 . ARG A 3 A 2.0 0.0 0.0 1.0 42.0 11 X 1
+ATOM P . DA D 1 ? 0.0 0.0 0.0 1.0 0.0 1 Y 1
+HETATM O . HOH W . ? 0.0 0.0 0.0 1.0 0.0 100 X 1
+ATOM CA . GLY A 1 ? 9.0 9.0 9.0 1.0 0.0 10 X 2
+";
+
+    #[test]
+    fn reads_header_seqres_and_structure_like_alphafold() {
+        let mmcif = parse_mmcif(SAMPLE, "test").unwrap();
+        assert_eq!(mmcif.header.structure_method, "x-ray diffraction");
+        assert_eq!(mmcif.header.release_date.as_deref(), Some("1999-12-31"));
+        // AlphaFold's loop lets the last readable key win: _reflns after _refine.
+        assert_eq!(mmcif.header.resolution, 2.4);
+        // Chain C has no atoms and D is DNA: only author chain X remains.
+        assert_eq!(mmcif.chain_to_seqres.len(), 1);
+        assert_eq!(mmcif.chain_to_seqres["X"], "GMRA");
+        let mapping = &mmcif.seqres_to_structure["X"];
+        assert_eq!(mapping[1].hetflag, "H_MSE");
+        assert_eq!(mapping[2].position.as_ref().unwrap().insertion_code, 'A');
+        assert!(mapping[3].is_missing && mapping[3].position.is_none());
+        assert_eq!(mapping[3].name, "ALA");
+    }
+
+    #[test]
+    fn chain_protein_resolves_altlocs_selenium_and_arginine() {
+        let mmcif = parse_mmcif(SAMPLE, "test").unwrap();
+        let protein = mmcif_chain_to_protein(&mmcif, "X").unwrap();
+        let index = |name| atom37_index(name).unwrap();
+        assert_eq!(protein.residue_index, vec![1, 2, 3, 4]);
+        assert_eq!(protein.aatype, vec![7, 12, 1, 0]);
+        // The more occupied conformer, and only the first model's atoms.
+        assert_eq!(protein.atom_positions[0][index("CA")], [2.0, 0.0, 0.0]);
+        assert_eq!(protein.b_factors[0][index("CA")], 20.0);
+        assert_eq!(protein.atom_positions[1][index("SD")], [3.0, 0.0, 0.0]);
+        // NH1 was 5 Å from CD and NH2 2 Å: swapped, B-factors with them.
+        assert_eq!(protein.atom_positions[2][index("NH1")], [2.0, 0.0, 0.0]);
+        assert_eq!(protein.b_factors[2][index("NH1")], 42.0);
+        assert_eq!(protein.atom_mask[3], [0.0; ATOM_TYPE_NUM]);
+        let err = mmcif_chain_to_protein(&mmcif, "A").unwrap_err().to_string();
+        assert!(err.contains("no protein chain \"A\""), "{err}");
+    }
+
+    #[test]
+    fn bad_rows_name_their_line() {
+        let bad_seq = SAMPLE.replace("ATOM CD . ARG A 3 A", "ATOM CD . ARG A 9 A");
+        let err = parse_mmcif(&bad_seq, "t").unwrap_err().to_string();
+        assert!(
+            err.contains("line 56") && err.contains("label_seq_id \"9\""),
+            "{err}"
+        );
+        let bad_number = SAMPLE.replace("11 X 1\nATOM NH1", "1x X 1\nATOM NH1");
+        let err = parse_mmcif(&bad_number, "t").unwrap_err().to_string();
+        assert!(
+            err.contains("line 56") && err.contains("auth_seq_id \"1x\""),
+            "{err}"
+        );
+        let no_protein = SAMPLE.replace(
+            "1 1 GLY n\n1 2 MSE y\n1 2 LEU y\n1 3 ARG n\n1 4 ALA n\n",
+            "",
+        );
+        let err = parse_mmcif(&no_protein, "t").unwrap_err().to_string();
+        assert!(err.contains("no protein chains"), "{err}");
+    }
+}

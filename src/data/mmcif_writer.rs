@@ -6,21 +6,13 @@
 //! stay in `_entity_poly_seq`, so they read back as missing residues. gemmi, Biopython and
 //! [`super::mmcif`] read the result.
 use super::protein::Protein;
-use crate::residue_constants::{ATOM_TYPES, RESTYPE_3, UNKNOWN_RESTYPE};
+use crate::residue_constants::ATOM_TYPES;
 use anyhow::{bail, Result};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// The data block's name.
 const BLOCK_NAME: &str = "helixfold";
-
-fn residue_name(aatype: usize) -> Result<&'static str> {
-    match aatype {
-        a if a < RESTYPE_3.len() => Ok(RESTYPE_3[a]),
-        UNKNOWN_RESTYPE => Ok("UNK"),
-        other => bail!("invalid aatype {other} (valid: 0..=20)"),
-    }
-}
 
 /// Chain names usable as bare CIF values: the protein's own when every one is a unique,
 /// non-empty token, else `A, B, ..., Z, AA, AB, ...` by chain order.
@@ -70,10 +62,8 @@ pub fn to_mmcif_string(protein: &Protein) -> Result<String> {
         }
     }
     let chains = cif_chain_names(protein);
-    let names: Vec<&str> = protein
-        .aatype
-        .iter()
-        .map(|&a| residue_name(a))
+    let names: Vec<&str> = (0..protein.len())
+        .map(|i| protein.residue_name(i))
         .collect::<Result<_>>()?;
     let mut out = String::new();
     let mut line = |text: &str| {

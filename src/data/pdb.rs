@@ -27,8 +27,7 @@
 use super::protein::Protein;
 use super::text_file::read_text_file;
 use crate::residue_constants::{
-    atom37_index, one_letter_code, restype_index, ATOM_TYPES, ATOM_TYPE_NUM, RESTYPE_3,
-    UNKNOWN_RESTYPE,
+    atom37_index, one_letter_code, restype_index, ATOM_TYPES, ATOM_TYPE_NUM,
 };
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, HashMap};
@@ -91,12 +90,12 @@ pub fn parse_pdb(text: &str) -> Result<PdbStructure> {
                 let names = column(line, 19, 70).split_whitespace().map(str::to_string);
                 seqres.entry(chain).or_default().extend(names);
             }
+            // Hetero groups other than MSE are skipped unread: waters of large entries may be
+            // numbered beyond what the residue-number columns hold as a decimal.
+            "HETATM" if column(line, 17, 20).trim() != "MSE" => {}
             "ATOM" | "HETATM" => {
                 let atom = AtomRecord::parse(line)
                     .with_context(|| format!("line {line_number}: bad {record} record"))?;
-                if record == "HETATM" && atom.residue_name != "MSE" {
-                    continue;
-                }
                 builder.add(atom);
             }
             _ => {}
@@ -304,14 +303,6 @@ fn pdb_chain_letters(protein: &Protein) -> Result<Vec<char>> {
         .collect())
 }
 
-fn residue_name(aatype: usize) -> Result<&'static str> {
-    match aatype {
-        a if a < RESTYPE_3.len() => Ok(RESTYPE_3[a]),
-        UNKNOWN_RESTYPE => Ok("UNK"),
-        other => bail!("invalid aatype {other} (valid: 0..=20)"),
-    }
-}
-
 /// Checks that a value fits a fixed-width PDB field written with `{:>width.decimals}`.
 fn check_fits(what: &str, value: f32, width: usize, decimals: usize) -> Result<()> {
     let written = format!("{value:.decimals$}");
@@ -331,7 +322,7 @@ pub fn to_pdb_string(protein: &Protein) -> Result<String> {
     let mut lines = vec!["MODEL     1".to_string()];
     let mut serial = 1usize;
     for i in 0..protein.len() {
-        let name3 = residue_name(protein.aatype[i])?;
+        let name3 = protein.residue_name(i)?;
         let chain = chain_letters[protein.chain_index[i]];
         let number = protein.residue_index[i];
         if !(-999..=9999).contains(&number) {

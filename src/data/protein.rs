@@ -1,7 +1,7 @@
 //! A protein structure in AlphaFold's atom37 representation (DeepMind's
 //! `alphafold/common/protein.py`): what structure parsers produce, writers consume, metrics
 //! compare and the feature pipeline turns into labels and templates.
-use crate::residue_constants::ATOM_TYPE_NUM;
+use crate::residue_constants::{ATOM_TYPE_NUM, RESTYPE_3, UNKNOWN_RESTYPE};
 use anyhow::{bail, Result};
 
 /// Per-residue arrays, all of length `N_res`, in chain order.
@@ -83,6 +83,19 @@ impl Protein {
             chain_ids: vec![chain_id.to_string()],
             b_factors: keep.iter().map(|&i| self.b_factors[i]).collect(),
         })
+    }
+
+    /// Three-letter name of residue `i` (`UNK` for the unknown type), as the writers spell it.
+    pub fn residue_name(&self, i: usize) -> Result<&'static str> {
+        match self.aatype.get(i) {
+            Some(&a) if a < RESTYPE_3.len() => Ok(RESTYPE_3[a]),
+            Some(&UNKNOWN_RESTYPE) => Ok("UNK"),
+            Some(other) => bail!("residue {i} has invalid aatype {other} (valid: 0..=20)"),
+            None => bail!(
+                "residue {i} out of range: the protein has {} residues",
+                self.len()
+            ),
+        }
     }
 
     /// Sets every atom's B-factor to its residue's value (`[N_res]`, e.g. pLDDT), as AlphaFold
