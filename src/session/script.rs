@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn runs_until_the_first_failure_and_names_its_line() {
-        let script = "# a comment\necho one\n\necho two \\\n  three\nbogus\necho never\n";
+        let script = "# a comment\necho one\n\necho \"two \\\n  three\"\nbogus\necho never\n";
         let mut printed = Vec::new();
         let mut session = Session::new();
         let error = run_script(&mut session, script, "demo.hf", &mut |o| printed.push(o.to_text())).unwrap_err();
