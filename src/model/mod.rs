@@ -1,7 +1,9 @@
 //! The AlphaFold2 network (Jumper et al. (2021)) on libtorch: configuration, primitives, the
 //! Evoformer trunk with its embedders, the output heads and confidence metrics.
 pub mod chunking;
+pub mod confidence;
 pub mod config;
+pub mod embedders;
 pub mod evoformer;
 pub mod msa_column_attention;
 pub mod msa_column_global_attention;
@@ -9,5 +11,6 @@ pub mod msa_row_attention;
 pub mod outer_product_mean;
 pub mod primitives;
 pub mod transition;
+pub mod template_embedder;
 pub mod triangle_attention;
 pub mod triangle_multiplication;
