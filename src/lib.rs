@@ -2,5 +2,6 @@
 pub mod data;
 pub mod device;
 pub mod geometry;
+pub mod model;
 pub mod residue_constants;
 pub mod testing;
