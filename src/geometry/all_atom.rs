@@ -8,8 +8,8 @@
 //! `frames_and_literature_positions_to_atom14_pos`) computes it. `*` are batch dimensions,
 //! `N` residues.
 use super::residue_tables::{
-    gather_by_restype, restype_atom14_mask, restype_atom14_rigid_group_positions,
-    restype_atom14_to_rigid_group, restype_rigid_group_default_frame,
+    gather_by_restype, restype_atom14_mask, restype_atom14_rigid_group_positions, restype_atom14_to_rigid_group,
+    restype_rigid_group_default_frame,
 };
 use super::{Rigid, Rotation};
 use tch::Tensor;
@@ -88,7 +88,8 @@ mod tests {
         // atoms (N, CA, C, CB for ALA) sit exactly at their literature positions
         // (`restype_atom14_rigid_group_positions`), and every atom is the default frame chain
         // applied to its literature position.
-        let aatype = Tensor::from_slice(&[restype_index('A') as i64, restype_index('W') as i64, restype_index('G') as i64]);
+        let aatype =
+            Tensor::from_slice(&[restype_index('A') as i64, restype_index('W') as i64, restype_index('G') as i64]);
         let frames = torsion_angles_to_frames(&aatype, &Rigid::identity(&[3], CPU), &zero_torsions(3));
         assert_eq!(frames.batch_shape(), [3, 8]);
         let positions = frames_and_literature_positions_to_atom14_pos(&aatype, &frames);
@@ -101,7 +102,9 @@ mod tests {
         assert!(difference.max().double_value(&[]) < 1e-6);
         // Every atom of the literature geometry: its group's default frame chain (zero
         // torsions) applied to its literature position.
-        let defaults = Rigid::from_tensor_4x4(&gather_by_restype(&restype_rigid_group_default_frame(Device::Cpu), &aatype)).unwrap();
+        let defaults =
+            Rigid::from_tensor_4x4(&gather_by_restype(&restype_rigid_group_default_frame(Device::Cpu), &aatype))
+                .unwrap();
         let tryptophan_chi2 = defaults.select(0, 1).select(0, 4).compose(&defaults.select(0, 1).select(0, 5));
         // TRP atom14 slot 6 is CD1, in the chi2 group (residue_constants.rigid_group_atom_positions).
         assert_eq!(groups.int64_value(&[1, 6]), 5);
@@ -122,8 +125,13 @@ mod tests {
             &torsion_angles_to_frames(&aatype, &Rigid::identity(&[2], CPU), &angles),
         );
         let quaternion = Tensor::randn([2, 4], CPU);
-        let backbone = Rigid::new(Rotation::from_quaternions(&quaternion, true).unwrap(), Tensor::randn([2, 3], CPU) * 10.0).unwrap();
-        let moved = frames_and_literature_positions_to_atom14_pos(&aatype, &torsion_angles_to_frames(&aatype, &backbone, &angles));
+        let backbone =
+            Rigid::new(Rotation::from_quaternions(&quaternion, true).unwrap(), Tensor::randn([2, 3], CPU) * 10.0)
+                .unwrap();
+        let moved = frames_and_literature_positions_to_atom14_pos(
+            &aatype,
+            &torsion_angles_to_frames(&aatype, &backbone, &angles),
+        );
         let exists = gather_by_restype(&restype_atom14_mask(Device::Cpu), &aatype).unsqueeze(-1);
         let expected = backbone.unsqueeze(-1).apply(&local) * exists;
         assert!(max_abs_diff(&moved, &expected) < 1e-4);
@@ -135,11 +143,17 @@ mod tests {
         // or CB, and keeps the CB-OG bond length.
         let aatype = Tensor::from_slice(&[restype_index('S') as i64]);
         let identity = Rigid::identity(&[1], CPU);
-        let base = frames_and_literature_positions_to_atom14_pos(&aatype, &torsion_angles_to_frames(&aatype, &identity, &zero_torsions(1)));
+        let base = frames_and_literature_positions_to_atom14_pos(
+            &aatype,
+            &torsion_angles_to_frames(&aatype, &identity, &zero_torsions(1)),
+        );
         let turned = zero_torsions(1);
         let mut chi1 = turned.get(0).get(3); // a view into `turned`
         chi1.copy_(&Tensor::from_slice(&[1.0f32, 0.0]));
-        let rotated = frames_and_literature_positions_to_atom14_pos(&aatype, &torsion_angles_to_frames(&aatype, &identity, &turned));
+        let rotated = frames_and_literature_positions_to_atom14_pos(
+            &aatype,
+            &torsion_angles_to_frames(&aatype, &identity, &turned),
+        );
         assert!(max_abs_diff(&base.get(0).narrow(0, 0, 5), &rotated.get(0).narrow(0, 0, 5)) < 1e-6);
         let og = 5; // SER atom14: N, CA, C, O, CB, OG
         assert!(max_abs_diff(&base.get(0).get(og), &rotated.get(0).get(og)) > 0.5);

@@ -74,9 +74,15 @@ impl RigidSidechain {
     /// Torsions, frames and atoms from `backbone_frames [*, N]` (Å), the current and initial
     /// single representations `act [*, N, c_act]`, `initial_act [*, N, c_initial]`, and
     /// `aatype [*, N]`.
-    pub fn forward(&self, backbone_frames: &Rigid, act: &Tensor, initial_act: &Tensor, aatype: &Tensor) -> SidechainOutput {
-        let mut hidden = self.input_projections[0].forward(&act.relu())
-            + self.input_projections[1].forward(&initial_act.relu()); // [*, N, c]
+    pub fn forward(
+        &self,
+        backbone_frames: &Rigid,
+        act: &Tensor,
+        initial_act: &Tensor,
+        aatype: &Tensor,
+    ) -> SidechainOutput {
+        let mut hidden =
+            self.input_projections[0].forward(&act.relu()) + self.input_projections[1].forward(&initial_act.relu()); // [*, N, c]
         for (first, second) in &self.resblocks {
             let update = second.forward(&first.forward(&hidden.relu()).relu()); // [*, N, c]
             hidden += update;

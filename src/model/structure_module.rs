@@ -80,7 +80,13 @@ impl FoldIteration {
             })
             .collect();
         FoldIteration {
-            invariant_point_attention: InvariantPointAttention::new(&p / "invariant_point_attention", cfg, c, c_z, global),
+            invariant_point_attention: InvariantPointAttention::new(
+                &p / "invariant_point_attention",
+                cfg,
+                c,
+                c_z,
+                global,
+            ),
             attention_layer_norm: LayerNorm::new(&p / "attention_layer_norm", c),
             transition,
             transition_layer_norm: LayerNorm::new(&p / "transition_layer_norm", c),
@@ -190,9 +196,9 @@ impl StructureModule {
         let final_atom14_positions = atom14_positions.get(self.cfg.num_layer - 1); // [*, N, 14, 3]
         StructureModuleOutput {
             act,
-            frames: Rigid::stack(&per_layer_frames, 0),                       // [L, *, N]
+            frames: Rigid::stack(&per_layer_frames, 0), // [L, *, N]
             sidechain_frames: Rigid::stack(&per_layer_sidechain_frames, 0), // [L, *, N, 8]
-            angles_sin_cos: stack(|l| &l.sidechain.angles_sin_cos),         // [L, *, N, 7, 2]
+            angles_sin_cos: stack(|l| &l.sidechain.angles_sin_cos), // [L, *, N, 7, 2]
             unnormalized_angles_sin_cos: stack(|l| &l.sidechain.unnormalized_angles_sin_cos),
             final_atom_positions: atom14_to_atom37(&final_atom14_positions, masks), // [*, N, 37, 3]
             final_atom_mask: masks.atom37_atom_exists.shallow_clone(),
@@ -329,7 +335,9 @@ mod tests {
         // Reference: DeepMind's folding.StructureModule (alphafold 2.0.0, model_1_ptm sizes,
         // eval mode) on seeded random weights and representations, with the first 12 residues
         // of 1GCN (2 padded): case `structure_module` of tests/reference/make_reference.py.
-        let Some(case) = crate::testing::reference_case("structure_module") else { return };
+        let Some(case) = crate::testing::reference_case("structure_module") else {
+            return;
+        };
         let config = ModelConfig::preset("model_1_ptm").unwrap();
         let (vs, module) = build(&config, &config.global_config);
         let read = |file: &str| crate::model::weights::read_haiku_npz(&case.join(file)).unwrap();
@@ -360,7 +368,12 @@ mod tests {
             ("traj", out.frames.to_tensor_4x4(), traj.to_tensor_4x4(), 1e-3),
             ("final_affines", last.to_tensor_4x4(), final_affines.to_tensor_4x4(), 1e-3),
             ("sidechains/frames", flat12(&out.sidechain_frames), expected["sidechains/frames"].shallow_clone(), 1e-3),
-            ("sidechains/angles_sin_cos", out.angles_sin_cos, expected["sidechains/angles_sin_cos"].shallow_clone(), 1e-4),
+            (
+                "sidechains/angles_sin_cos",
+                out.angles_sin_cos,
+                expected["sidechains/angles_sin_cos"].shallow_clone(),
+                1e-4,
+            ),
             (
                 "sidechains/unnormalized_angles_sin_cos",
                 out.unnormalized_angles_sin_cos,
@@ -368,7 +381,12 @@ mod tests {
                 1e-3,
             ),
             ("sidechains/atom_pos", out.atom14_positions, expected["sidechains/atom_pos"].shallow_clone(), 1e-3),
-            ("final_atom14_positions", out.final_atom14_positions, expected["final_atom14_positions"].shallow_clone(), 1e-3),
+            (
+                "final_atom14_positions",
+                out.final_atom14_positions,
+                expected["final_atom14_positions"].shallow_clone(),
+                1e-3,
+            ),
             ("final_atom_positions", out.final_atom_positions, expected["final_atom_positions"].shallow_clone(), 1e-3),
             ("final_atom_mask", out.final_atom_mask, expected["final_atom_mask"].shallow_clone(), 0.0),
         ];
