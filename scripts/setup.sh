@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 VARIANT=${TORCH_VARIANT:-cpu}
 VENV=.venv
 STAMP=$VENV/.ready-$VARIANT
-REQS=(scripts/requirements-reference.txt)
-if [ -f "$STAMP" ] && [ "$STAMP" -nt scripts/setup.sh ] && [ "$STAMP" -nt "${REQS[0]}" ]; then
+REQS=(scripts/requirements-reference.txt scripts/requirements-alphafold.txt)
+if [ -f "$STAMP" ] && [ "$STAMP" -nt scripts/setup.sh ] && [ "$STAMP" -nt "${REQS[0]}" ] \
+  && [ "$STAMP" -nt "${REQS[1]}" ]; then
   exit 0
 fi
 PY=${PYTHON:-python3}
@@ -26,6 +27,7 @@ else
   $PIP install "cuda-toolkit[cudart,cupti]==13.0.2"
 fi
 $PIP install -r scripts/requirements-reference.txt
+$PIP install --no-deps -r scripts/requirements-alphafold.txt
 
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 TORCH=$SITE/torch

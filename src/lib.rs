@@ -2,7 +2,9 @@
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod geometry;
 pub mod metrics;
+pub mod model;
 pub mod repl;
 pub mod residue_constants;
 pub mod session;

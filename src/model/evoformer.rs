@@ -1,0 +1,277 @@
+//! The Evoformer block and stacks, Jumper et al. (2021) Suppl. Alg. 6 "EvoformerStack" lines
+//! 2-10 (DeepMind's `modules.EvoformerIteration`), and the extra-MSA stack, Alg. 18
+//! "ExtraMsaStack", which is the same block with global column attention (Alg. 19).
+//!
+//! A block is split into the MSA branch (row attention with pair bias, column attention, MSA
+//! transition), the outer product mean that links the branches, and the pair branch (triangle
+//! updates and attention, pair transition), so that HelixFold's Branch Parallelism can run the
+//! branches on two devices. Composed in [`EvoformerIteration::forward`] they give AlphaFold's
+//! order exactly.
+use super::config::{EvoformerConfig, GlobalConfig, Orientation, RuntimeOptions};
+use super::msa_column_attention::MsaColumnAttention;
+use super::msa_column_global_attention::MsaColumnGlobalAttention;
+use super::msa_row_attention::MsaRowAttentionWithPairBias;
+use super::outer_product_mean::OuterProductMean;
+use super::primitives::residual_update;
+use super::transition::Transition;
+use super::triangle_attention::TriangleAttention;
+use super::triangle_multiplication::TriangleMultiplication;
+use tch::{nn, Tensor};
+
+/// Column attention of a block: full attention in the main stack, global in the extra-MSA stack.
+#[derive(Debug)]
+pub enum ColumnAttention {
+    Full(MsaColumnAttention),
+    Global(MsaColumnGlobalAttention),
+}
+
+impl ColumnAttention {
+    fn forward(&self, msa: &Tensor, msa_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+        match self {
+            ColumnAttention::Full(m) => m.forward(msa, msa_mask, opts),
+            ColumnAttention::Global(m) => m.forward(msa, msa_mask, opts),
+        }
+    }
+}
+
+/// The triangle updates, triangle attention and pair transition shared by Evoformer blocks and
+/// template pair stack blocks (Alg. 6 lines 6-10, Alg. 16 lines 2-6).
+#[derive(Debug)]
+pub struct PairStackModules {
+    pub triangle_multiplication_outgoing: TriangleMultiplication,
+    pub triangle_multiplication_incoming: TriangleMultiplication,
+    pub triangle_attention_starting_node: TriangleAttention,
+    pub triangle_attention_ending_node: TriangleAttention,
+    pub pair_transition: Transition,
+    config: PairStackDropout,
+}
+
+/// Dropout settings of the pair-branch updates, kept to apply the residual updates.
+#[derive(Debug, Clone, Copy)]
+struct PairStackDropout {
+    tri_mul_out: super::config::DropoutConfig,
+    tri_mul_in: super::config::DropoutConfig,
+    tri_att_start: super::config::DropoutConfig,
+    tri_att_end: super::config::DropoutConfig,
+    transition: super::config::DropoutConfig,
+    global: GlobalConfig,
+}
+
+/// The pair-branch configuration slices common to [`EvoformerConfig`] and the template stack.
+pub struct PairStackConfig<'a> {
+    pub triangle_attention_starting_node: &'a super::config::AttentionConfig,
+    pub triangle_attention_ending_node: &'a super::config::AttentionConfig,
+    pub triangle_multiplication_outgoing: &'a super::config::TriangleMultiplicationConfig,
+    pub triangle_multiplication_incoming: &'a super::config::TriangleMultiplicationConfig,
+    pub pair_transition: &'a super::config::TransitionConfig,
+}
+
+impl PairStackModules {
+    pub fn new(p: nn::Path, cfg: &PairStackConfig, c_z: i64, global: &GlobalConfig) -> Self {
+        PairStackModules {
+            triangle_multiplication_outgoing: TriangleMultiplication::new(
+                &p / "triangle_multiplication_outgoing",
+                cfg.triangle_multiplication_outgoing,
+                c_z,
+                global,
+            ),
+            triangle_multiplication_incoming: TriangleMultiplication::new(
+                &p / "triangle_multiplication_incoming",
+                cfg.triangle_multiplication_incoming,
+                c_z,
+                global,
+            ),
+            triangle_attention_starting_node: TriangleAttention::new(
+                &p / "triangle_attention_starting_node",
+                cfg.triangle_attention_starting_node,
+                Orientation::PerRow,
+                c_z,
+                global,
+            ),
+            triangle_attention_ending_node: TriangleAttention::new(
+                &p / "triangle_attention_ending_node",
+                cfg.triangle_attention_ending_node,
+                Orientation::PerColumn,
+                c_z,
+                global,
+            ),
+            pair_transition: Transition::new(&p / "pair_transition", cfg.pair_transition, c_z, global),
+            config: PairStackDropout {
+                tri_mul_out: cfg.triangle_multiplication_outgoing.dropout,
+                tri_mul_in: cfg.triangle_multiplication_incoming.dropout,
+                tri_att_start: cfg.triangle_attention_starting_node.dropout,
+                tri_att_end: cfg.triangle_attention_ending_node.dropout,
+                transition: cfg.pair_transition.dropout,
+                global: *global,
+            },
+        }
+    }
+
+    /// AlphaFold's Evoformer order: outgoing, incoming multiplication, starting-, ending-node
+    /// attention, transition. `pair [*, N_res, N_res, c_z]` -> same shape.
+    pub fn evoformer_order(&self, pair: &Tensor, pair_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+        let pair = self.multiplications(pair, pair_mask, opts);
+        let pair = self.attentions(&pair, pair_mask, opts);
+        self.transition(&pair, opts)
+    }
+
+    /// The template pair stack's order (Alg. 16): attentions first, then multiplications.
+    pub fn template_order(&self, pair: &Tensor, pair_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+        let pair = self.attentions(pair, pair_mask, opts);
+        let pair = self.multiplications(&pair, pair_mask, opts);
+        self.transition(&pair, opts)
+    }
+
+    fn multiplications(&self, pair: &Tensor, pair_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+        let c = &self.config;
+        let update = self.triangle_multiplication_outgoing.forward(pair, pair_mask);
+        let pair = residual_update(pair, update, &c.tri_mul_out, &c.global, opts);
+        let update = self.triangle_multiplication_incoming.forward(&pair, pair_mask);
+        residual_update(&pair, update, &c.tri_mul_in, &c.global, opts)
+    }
+
+    fn attentions(&self, pair: &Tensor, pair_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+        let c = &self.config;
+        let update = self.triangle_attention_starting_node.forward(pair, pair_mask, opts);
+        let pair = residual_update(pair, update, &c.tri_att_start, &c.global, opts);
+        let update = self.triangle_attention_ending_node.forward(&pair, pair_mask, opts);
+        residual_update(&pair, update, &c.tri_att_end, &c.global, opts)
+    }
+
+    fn transition(&self, pair: &Tensor, opts: &RuntimeOptions) -> Tensor {
+        let c = &self.config;
+        residual_update(pair, self.pair_transition.forward(pair, opts), &c.transition, &c.global, opts)
+    }
+}
+
+/// One Evoformer block (`evoformer_iteration`) or extra-MSA block (`extra_msa_stack`).
+#[derive(Debug)]
+pub struct EvoformerIteration {
+    pub msa_row_attention_with_pair_bias: MsaRowAttentionWithPairBias,
+    pub msa_column_attention: ColumnAttention,
+    pub msa_transition: Transition,
+    pub outer_product_mean: OuterProductMean,
+    pub pair_stack: PairStackModules,
+    config: EvoformerConfig,
+    global: GlobalConfig,
+}
+
+impl EvoformerIteration {
+    /// `is_extra_msa` selects global column attention (`msa_column_global_attention`).
+    pub fn new(p: nn::Path, cfg: &EvoformerConfig, c_m: i64, c_z: i64, is_extra_msa: bool, global: &GlobalConfig) -> Self {
+        let msa_column_attention = if is_extra_msa {
+            ColumnAttention::Global(MsaColumnGlobalAttention::new(
+                &p / "msa_column_global_attention",
+                &cfg.msa_column_attention,
+                c_m,
+                global,
+            ))
+        } else {
+            ColumnAttention::Full(MsaColumnAttention::new(&p / "msa_column_attention", &cfg.msa_column_attention, c_m, global))
+        };
+        let pair_cfg = PairStackConfig {
+            triangle_attention_starting_node: &cfg.triangle_attention_starting_node,
+            triangle_attention_ending_node: &cfg.triangle_attention_ending_node,
+            triangle_multiplication_outgoing: &cfg.triangle_multiplication_outgoing,
+            triangle_multiplication_incoming: &cfg.triangle_multiplication_incoming,
+            pair_transition: &cfg.pair_transition,
+        };
+        EvoformerIteration {
+            msa_row_attention_with_pair_bias: MsaRowAttentionWithPairBias::new(
+                &p / "msa_row_attention_with_pair_bias",
+                &cfg.msa_row_attention_with_pair_bias,
+                c_m,
+                c_z,
+                global,
+            ),
+            msa_column_attention,
+            msa_transition: Transition::new(&p / "msa_transition", &cfg.msa_transition, c_m, global),
+            outer_product_mean: OuterProductMean::new(&p / "outer_product_mean", &cfg.outer_product_mean, c_m, c_z, global),
+            pair_stack: PairStackModules::new(p, &pair_cfg, c_z, global),
+            config: *cfg,
+            global: *global,
+        }
+    }
+
+    /// MSA branch (Alg. 6 lines 2-4): `msa [*, N_seq, N_res, c_m]` updated with the pair bias
+    /// from `pair [*, N_res, N_res, c_z]`; returns the new MSA.
+    pub fn msa_branch(&self, msa: &Tensor, msa_mask: &Tensor, pair: &Tensor, opts: &RuntimeOptions) -> Tensor {
+        let (c, g) = (&self.config, &self.global);
+        let update = self.msa_row_attention_with_pair_bias.forward(msa, msa_mask, pair, opts);
+        let msa = residual_update(msa, update, &c.msa_row_attention_with_pair_bias.dropout, g, opts);
+        let update = self.msa_column_attention.forward(&msa, msa_mask, opts);
+        let msa = residual_update(&msa, update, &c.msa_column_attention.dropout, g, opts);
+        let update = self.msa_transition.forward(&msa, opts);
+        residual_update(&msa, update, &c.msa_transition.dropout, g, opts)
+    }
+
+    /// Communication (Alg. 6 line 5): `pair + OuterProductMean(msa)`.
+    pub fn outer_product_update(&self, msa: &Tensor, msa_mask: &Tensor, pair: &Tensor, opts: &RuntimeOptions) -> Tensor {
+        let update = self.outer_product_mean.forward(msa, msa_mask, opts);
+        residual_update(pair, update, &self.config.outer_product_mean.dropout, &self.global, opts)
+    }
+
+    /// Pair branch (Alg. 6 lines 6-10): `pair [*, N_res, N_res, c_z]` -> same shape.
+    pub fn pair_branch(&self, pair: &Tensor, pair_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+        self.pair_stack.evoformer_order(pair, pair_mask, opts)
+    }
+
+    /// The whole block in AlphaFold's order; returns `(msa, pair)`.
+    pub fn forward(
+        &self,
+        msa: &Tensor,
+        pair: &Tensor,
+        msa_mask: &Tensor,
+        pair_mask: &Tensor,
+        opts: &RuntimeOptions,
+    ) -> (Tensor, Tensor) {
+        let (msa, pair) = if self.config.outer_product_mean.first {
+            let pair = self.outer_product_update(msa, msa_mask, pair, opts);
+            (self.msa_branch(msa, msa_mask, &pair, opts), pair)
+        } else {
+            let msa = self.msa_branch(msa, msa_mask, pair, opts);
+            let pair = self.outer_product_update(&msa, msa_mask, pair, opts);
+            (msa, pair)
+        };
+        let pair = self.pair_branch(&pair, pair_mask, opts);
+        (msa, pair)
+    }
+}
+
+/// A stack of blocks, each under `<p>/<i>`; the per-layer structure lets a trainer recompute
+/// one block at a time from its saved input.
+#[derive(Debug)]
+pub struct EvoformerStack {
+    pub blocks: Vec<EvoformerIteration>,
+}
+
+/// Output of a stack: final activations and, when `capture_intermediates` is on, each block's.
+#[derive(Debug)]
+pub struct StackOutput {
+    pub msa: Tensor,
+    pub pair: Tensor,
+    /// `(msa, pair)` after every block, in order.
+    pub per_block: Vec<(Tensor, Tensor)>,
+}
+
+impl EvoformerStack {
+    pub fn new(p: nn::Path, num_block: i64, cfg: &EvoformerConfig, c_m: i64, c_z: i64, is_extra_msa: bool, global: &GlobalConfig) -> Self {
+        let blocks = (0..num_block)
+            .map(|i| EvoformerIteration::new(&p / i, cfg, c_m, c_z, is_extra_msa, global))
+            .collect();
+        EvoformerStack { blocks }
+    }
+
+    pub fn forward(&self, msa: &Tensor, pair: &Tensor, msa_mask: &Tensor, pair_mask: &Tensor, opts: &RuntimeOptions) -> StackOutput {
+        let mut msa = msa.shallow_clone();
+        let mut pair = pair.shallow_clone();
+        let mut per_block = Vec::new();
+        for block in &self.blocks {
+            (msa, pair) = block.forward(&msa, &pair, msa_mask, pair_mask, opts);
+            if opts.capture_intermediates {
+                per_block.push((msa.shallow_clone(), pair.shallow_clone()));
+            }
+        }
+        StackOutput { msa, pair, per_block }
+    }
+}
