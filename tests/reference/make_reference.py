@@ -14,7 +14,7 @@ dropout off, on seeded random parameters and inputs, and writes into OUT/<case>/
 
 See tests/reference/README.md for every case's keys.
 
-  python tests/reference/make_reference.py --out DIR [--case NAME ...] [--list]
+  python tests/reference/make_reference.py --out DIR [--case NAME ...] [--eager] [--list]
 """
 
 import argparse
