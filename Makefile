@@ -4,7 +4,7 @@ SHELL := /bin/bash
 TORCH_VARIANT ?= cpu
 ENV := source scripts/env.sh &&
 
-.PHONY: setup build demo test
+.PHONY: setup build demo test reference
 setup:
 	TORCH_VARIANT=$(TORCH_VARIANT) bash scripts/setup.sh
 
@@ -16,3 +16,7 @@ demo: build
 
 test: setup
 	$(ENV) cargo test --release
+
+# DeepMind's AlphaFold2 reference cases for the network's parity tests (tests/reference/).
+reference: setup
+	.venv/bin/python tests/reference/make_reference.py --out target/reference

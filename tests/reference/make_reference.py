@@ -14,7 +14,7 @@ dropout off, on seeded random parameters and inputs, and writes into OUT/<case>/
 
 See tests/reference/README.md for every case's keys.
 
-  python tests/reference/make_reference.py --out DIR [--case NAME ...] [--list]
+  python tests/reference/make_reference.py --out DIR [--case NAME ...] [--eager] [--list]
 """
 
 import argparse
@@ -36,12 +36,21 @@ from alphafold.model import all_atom, folding, modules, quat_affine, r3  # noqa:
 
 MODEL_NAME = "model_1_ptm"
 ROOT = "alphafold/alphafold_iteration"
-EVOFORMER_BLOCK = f"{ROOT}/evoformer/evoformer_iteration"
-EXTRA_MSA_BLOCK = f"{ROOT}/evoformer/extra_msa_stack"
-FOLD_ITERATION = f"{ROOT}/structure_module/fold_iteration"
-# The 1GCN glucagon chain (29 residues, AlphaFold's own test data) gives the end-to-end cases a
-# real sequence and real template coordinates.
-GLUCAGON_PDB = "/work/shared/data/alphafold_testdata/glucagon.pdb"
+# The 1GCN glucagon chain (29 residues, AlphaFold's own test data, in the shared data folder)
+# gives the structure cases a real sequence and real coordinates.
+GLUCAGON_PDB = "alphafold_testdata/glucagon.pdb"
+
+
+def shared_data(relative: str) -> str:
+    """`$HELIXFOLD_SHARED_DATA/relative`, else `../shared/data/relative` beside the checkout (the
+    same rule as `helixfold::testing::shared_data`)."""
+    root = os.environ.get("HELIXFOLD_SHARED_DATA") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "data")
+    path = os.path.join(root, relative)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{path} is missing: set HELIXFOLD_SHARED_DATA to the shared data folder")
+    return path
 
 
 def case_seed(name: str) -> int:
@@ -79,7 +88,8 @@ def random_params(param_shapes, rng: np.random.Generator, has_layer_stacks: bool
     params = {}
     for module_path in sorted(param_shapes):
         params[module_path] = {}
-        stacked = has_layer_stacks and any(part in STACKED_MODULES for part in module_path.split("/"))
+        stacked = has_layer_stacks and any(
+            part in STACKED_MODULES for part in module_path.split("/"))
         for name in sorted(param_shapes[module_path]):
             shape = tuple(param_shapes[module_path][name].shape)
             if name in ("scale", "gating_b"):
@@ -372,7 +382,7 @@ def _invariant_point_attention(rng):
 def glucagon_crop(num_res):
     """aatype and atom37 coordinates/mask of the first `num_res` residues of 1GCN."""
     from alphafold.common import protein
-    with open(GLUCAGON_PDB) as f:
+    with open(shared_data(GLUCAGON_PDB)) as f:
         prot = protein.from_pdb_string(f.read())
     return (prot.aatype[:num_res].astype(np.int32),
             prot.atom_positions[:num_res].astype(np.float32),
@@ -596,7 +606,8 @@ def confidence_outputs(out):
     """pLDDT, PAE and pTM the way `alphafold/model/model.py` derives them from the logits."""
     derived = {"plddt": confidence.compute_plddt(out["predicted_lddt/logits"])}
     if "predicted_aligned_error/logits" in out:
-        logits, breaks = out["predicted_aligned_error/logits"], out["predicted_aligned_error/breaks"]
+        logits = out["predicted_aligned_error/logits"]
+        breaks = out["predicted_aligned_error/breaks"]
         pae = confidence.compute_predicted_aligned_error(logits, breaks)
         derived["predicted_aligned_error"] = pae["predicted_aligned_error"]
         derived["max_predicted_aligned_error"] = np.asarray(pae["max_predicted_aligned_error"])
