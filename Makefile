@@ -14,7 +14,8 @@ build: setup
 demo: build
 	$(ENV) ./target/release/helixfold run examples/demo.hf
 
-test: setup
+# The parity tests read DeepMind's reference cases, generated first (deterministic).
+test: setup reference
 	$(ENV) cargo test --release
 
 # DeepMind's AlphaFold2 reference cases for the network's parity tests (tests/reference/).
