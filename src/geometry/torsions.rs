@@ -7,8 +7,8 @@
 //! Each angle is read from four atoms `a0 a1 a2 a3`: in the frame with origin `a2`, `a1` on the
 //! negative x-axis and `a0` in the xy-plane (positive y), `a3` sits at
 //! `(·, cos θ, sin θ)·r`; this θ is the IUPAC dihedral a0-a1-a2-a3. Psi is read from O
-//! instead of the next residue's N (so that the last residue has one), which puts it off by π; the sign of
-//! both sin and cos is flipped to undo that.
+//! instead of the next residue's N (so that the last residue has one), which puts it off by π;
+//! the signs of both sin and cos are flipped to undo that.
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
