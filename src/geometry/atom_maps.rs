@@ -250,6 +250,32 @@ mod tests {
     }
 
     #[test]
+    fn gather_residue_atoms_with_nested_indices_and_channels() {
+        // Distinct values at every [batch, residue, atom]; the same atom indices per residue.
+        let data = Tensor::arange(2 * 3 * 5, (Kind::Float, tch::Device::Cpu)).reshape([2, 3, 5]);
+        let index = Tensor::from_slice(&[4i64, 0, 1, 3])
+            .reshape([2, 2])
+            .expand([2, 3, 2, 2], false);
+        let gathered = gather_residue_atoms(&data, &index, 2);
+        assert_eq!(gathered.size(), [2, 3, 2, 2]);
+        assert_eq!(
+            gathered.double_value(&[1, 2, 0, 0]),
+            data.double_value(&[1, 2, 4])
+        );
+        assert_eq!(
+            gathered.double_value(&[0, 1, 1, 1]),
+            data.double_value(&[0, 1, 3])
+        );
+        let channels = Tensor::stack(&[&data, &(&data + 0.5)], -1); // [2, 3, 5, 2]
+        let gathered = gather_residue_atoms(&channels, &index, 2);
+        assert_eq!(gathered.size(), [2, 3, 2, 2, 2]);
+        assert_eq!(
+            gathered.double_value(&[1, 0, 1, 0, 1]),
+            data.double_value(&[1, 0, 1]) + 0.5
+        );
+    }
+
+    #[test]
     fn alternative_mask_follows_a_missing_partner() {
         // An ASP (type 3) whose OD2 (atom37 17, atom14 slot 7) is unresolved: in the renamed
         // view the missing atom is OD1 (slot 6).

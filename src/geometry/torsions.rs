@@ -7,8 +7,8 @@
 //! Each angle is read from four atoms `a0 a1 a2 a3`: in the frame with origin `a2`, `a1` on the
 //! negative x-axis and `a0` in the xy-plane (positive y), `a3` sits at
 //! `(·, cos θ, sin θ)·r`; this θ is the IUPAC dihedral a0-a1-a2-a3. Psi is read from O
-//! instead of the next residue's N (so that the last residue has one), which puts it off by π; the sign of
-//! both sin and cos is flipped to undo that.
+//! instead of the next residue's N (so that the last residue has one), which puts it off by π;
+//! the signs of both sin and cos are flipped to undo that.
 use anyhow::{bail, Result};
 use tch::{Kind, Tensor};
 
@@ -157,6 +157,11 @@ pub fn atom37_to_torsion_angles(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geometry::all_atom::{
+        frames_and_literature_positions_to_atom14_pos, torsion_angles_to_frames,
+    };
+    use crate::geometry::atom_maps::make_atom14_positions;
+    use crate::geometry::frames::atom37_to_frames;
     use crate::geometry::test_structures::glucagon;
     use crate::residue_constants::atom37_index;
     use crate::residue_constants::rigid_groups::CHI_ANGLES_ATOMS;
@@ -311,6 +316,33 @@ mod tests {
             .sum(Kind::Double)
             .double_value(&[]);
         assert!((total + 63.182289123535156).abs() < 1e-3, "{total}");
+    }
+
+    #[test]
+    fn torsions_and_backbone_frames_rebuild_glucagon() {
+        // Labels from coordinates, then Alg. 24 back to coordinates: every heavy atom returns to
+        // its observed place up to the difference between 1GCN's and the literature bond
+        // geometry.
+        let Some(chain) = glucagon() else { return };
+        let t =
+            atom37_to_torsion_angles(&chain.aatype, &chain.positions, &chain.mask, true).unwrap();
+        let frames = atom37_to_frames(&chain.aatype, &chain.positions, &chain.mask).unwrap();
+        let backbone = frames.gt_frames.select(-1, 0); // [29]
+        let groups = torsion_angles_to_frames(&chain.aatype, &backbone, &t.sin_cos);
+        let rebuilt = frames_and_literature_positions_to_atom14_pos(&chain.aatype, &groups);
+        let truth = make_atom14_positions(&chain.aatype, &chain.positions, &chain.mask);
+        let error = (rebuilt - &truth.atom14_gt_positions)
+            .square()
+            .sum_dim_intlist(-1, false, None)
+            .sqrt()
+            * &truth.atom14_gt_exists; // [29, 14]
+        let count = truth.atom14_gt_exists.sum(Kind::Double).double_value(&[]);
+        let rmsd = (error.square().sum(Kind::Double).double_value(&[]) / count).sqrt();
+        let worst = error.max().double_value(&[]);
+        // Measured: RMSD 0.284 Å over 245 atoms, worst 1.45 Å at ARG 17 NH2 (its guanidinium
+        // hangs on chi5, which AlphaFold does not model). A wrong sign or frame convention in
+        // any torsion would throw atoms several Å off.
+        assert!(rmsd < 0.3 && worst < 1.5, "rmsd {rmsd}, worst {worst}");
     }
 
     #[test]

@@ -562,8 +562,8 @@ mod tests {
                 .count();
             assert_eq!(num_chi_angles(restype), from_mask, "restype {restype}");
             // The periodic chis are the last chi of the residues with ambiguous names.
-            for chi in 0..4 {
-                if CHI_PI_PERIODIC[restype][chi] == 1.0 {
+            for (chi, periodic) in CHI_PI_PERIODIC[restype].iter().enumerate() {
+                if *periodic == 1.0 {
                     assert_eq!(chi + 1, num_chi_angles(restype));
                 }
             }
@@ -750,11 +750,8 @@ mod tests {
         );
         assert_eq!(t.group_exists[20], [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
         // The ambiguous group is the last chi group of ASP, GLU, PHE, TYR, the π-periodic chi.
-        for restype in 0..RESTYPE_NUM_WITH_X {
-            assert_eq!(
-                &t.group_is_ambiguous[restype][CHI1_GROUP..],
-                &CHI_PI_PERIODIC[restype]
-            );
+        for (restype, periodic) in CHI_PI_PERIODIC.iter().enumerate() {
+            assert_eq!(&t.group_is_ambiguous[restype][CHI1_GROUP..], periodic);
         }
         let ambiguous: f32 = t.group_is_ambiguous.iter().flatten().sum();
         assert_eq!(ambiguous, 4.0);

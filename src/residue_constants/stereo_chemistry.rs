@@ -252,8 +252,11 @@ pub fn atom14_distance_bounds(
         stddev: zeros,
     });
     let props = stereo_chemical_props();
-    for restype in 0..RESTYPE_NUM {
-        let names = &RESTYPE_NAME_TO_ATOM14_NAMES[restype];
+    for (restype, names) in RESTYPE_NAME_TO_ATOM14_NAMES
+        .iter()
+        .enumerate()
+        .take(RESTYPE_NUM)
+    {
         let radius = |name: &str| {
             van_der_waals_radius(name)
                 .unwrap_or_else(|| panic!("atom14 table names {name} of unknown element"))
