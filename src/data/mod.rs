@@ -2,3 +2,7 @@
 //! and the feature pipeline that turns them into the model's batch.
 pub mod array;
 pub mod protein;
+pub mod npy_dtype;
+pub mod npz;
+pub mod pickle;
+pub mod features;
