@@ -7,7 +7,9 @@ use helixfold::data::features::inputs::PipelineInputs;
 use helixfold::data::features::msa_rows::MsaRows;
 use helixfold::data::features::msa_sampling::MaskedMsa;
 use helixfold::data::features::pipeline::{crop_and_pad, crop_plan, msa_features};
+use helixfold::data::features::sequence_features::{make_raw_features, make_sequence_features};
 use helixfold::data::features::{process_features, DataConfig, FeatureSummary};
+use helixfold::data::msa::read_a3m;
 use helixfold::data::npz::read_npz;
 use helixfold::data::pickle::read_feature_pickle;
 use helixfold::residue_constants::{hhblits_aa_index, RESTYPES_WITH_X_AND_GAP};
@@ -145,11 +147,7 @@ fn raw_features(reference: &Reference) -> FeatureDict {
         .iter()
         .map(|&a| RESTYPES_WITH_X_AND_GAP[a as usize])
         .collect();
-    let mut raw = helixfold::data::features::sequence_features::make_sequence_features(
-        &sequence,
-        "colabfold",
-    )
-    .unwrap();
+    let mut raw = make_sequence_features(&sequence, "colabfold").unwrap();
     let true_msa = i32s(&batch["true_msa"]);
     let mut hhblits = Vec::new();
     for row in 0..reference.msa_rows {
@@ -296,4 +294,61 @@ fn colabfold_msa_feat_matches_given_its_corruption() {
             assert_eq!(f32s(&ours["bert_mask"]), their_bert, "{file}: copy {copy}");
         }
     }
+}
+
+/// The raw features rebuilt from 5AWL's batch are what its A3M gives through the A3M parser and
+/// `make_msa_features`, so the batch comparison above also covers A3M -> batch.
+#[test]
+fn colabfold_a3m_gives_the_raw_features_behind_the_batch() {
+    let Some(reference) = reference("single_5AWL_1.feat.npz") else {
+        return;
+    };
+    let Some(a3m) = shared_data("colabfold/5AWL1.a3m") else {
+        return;
+    };
+    let msa = read_a3m(&a3m).unwrap();
+    let from_a3m = make_raw_features(&msa.sequences[0], "colabfold", &[&msa]).unwrap();
+    let mut from_batch = raw_features(&reference);
+    from_batch.remove("num_alignments");
+    for (key, array) in &from_batch {
+        assert_eq!(&from_a3m[key], array, "{key}");
+    }
+}
+
+/// HelixFold's training example 102l_A (3015 MSA rows, 20 templates): 508 rows become cluster
+/// centres and the other 2507 all fit in the 5120 extra rows; every extra row is clustered, so
+/// each copy's cluster profiles sum to one per position of a real row.
+#[test]
+fn deep_msa_fills_clusters_and_extra_rows() {
+    let Some(path) = shared_data("helixfold_train_demo/features/102l_A/features.pkl.gz") else {
+        return;
+    };
+    let raw = read_feature_pickle(&path).unwrap();
+    let config = DataConfig::for_model("model_1").unwrap();
+    let started = std::time::Instant::now();
+    let batch = process_features(&raw, &config, 42).unwrap();
+    eprintln!("102l_A processed in {:?}", started.elapsed());
+    let summary = FeatureSummary::of(&batch);
+    assert_eq!(summary.num_res, Some(165));
+    assert_eq!(summary.msa_depth, Some(508));
+    assert_eq!(summary.extra_msa_depth, Some(2507));
+    assert_eq!(summary.num_templates, Some(4));
+    let msa_feat = f32s(&batch["msa_feat"]);
+    let row_mask = f32s(&batch["msa_row_mask"]);
+    for (position, channels) in msa_feat.chunks(49).enumerate() {
+        let row = position / 165;
+        let profile_sum: f32 = channels[25..48].iter().sum();
+        if row_mask[row] == 1.0 {
+            assert!(
+                (profile_sum - 1.0).abs() < 1e-5,
+                "profile sums to {profile_sum} at {position}"
+            );
+        } else {
+            assert_eq!(profile_sum, 0.0);
+        }
+    }
+    // The BERT corruption picks about 15% of the real positions (Suppl. 1.2.7).
+    let chosen: f32 = f32s(&batch["bert_mask"]).iter().sum();
+    let share = chosen / (4.0 * 508.0 * 165.0);
+    assert!((share - 0.15).abs() < 0.005, "corrupted share {share}");
 }

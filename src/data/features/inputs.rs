@@ -161,22 +161,22 @@ fn read_msa(features: &FeatureDict, num_res: usize) -> Result<MsaRows> {
 mod tests {
     use super::*;
     use crate::data::array::ArrayData;
-    use crate::data::features::sequence_features::{
-        make_msa_features, make_sequence_features, AlignedRows,
-    };
+    use crate::data::features::sequence_features::{make_raw_features, make_sequence_features};
+    use crate::data::msa::parse_a3m;
 
     #[test]
     fn raw_features_become_alphafold_ids() {
-        let mut features = make_sequence_features("MKW", "toy").unwrap();
-        let rows = ["MKW".to_owned(), "M-A".to_owned()];
-        let deletions = [vec![0, 0, 0], vec![0, 0, 5]];
-        features.extend(
-            make_msa_features(&[AlignedRows {
-                sequences: &rows,
-                deletion_matrix: &deletions,
-            }])
-            .unwrap(),
-        );
+        // Five residues deleted before the last column of the second row.
+        let msa = parse_a3m(
+            ">query
+MKW
+>hit
+M-aaaaaA
+",
+            "toy.a3m",
+        )
+        .unwrap();
+        let features = make_raw_features("MKW", "toy", &[&msa]).unwrap();
         let inputs = PipelineInputs::from_raw(&features, true).unwrap();
         // AlphaFold's order: M = 12, K = 11, W = 17, A = 0, gap = 21.
         assert_eq!(inputs.aatype, vec![12, 11, 17]);

@@ -210,27 +210,25 @@ pub fn crop_and_pad(features: &FeatureDict, plan: &CropAndPad) -> Result<Feature
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::features::sequence_features::{
-        make_msa_features, make_sequence_features, AlignedRows,
-    };
+    use crate::data::features::sequence_features::make_raw_features;
+    use crate::data::msa::parse_a3m;
 
     fn toy_features() -> FeatureDict {
-        let mut features = make_sequence_features("MKWVL", "toy").unwrap();
-        let rows: Vec<String> = ["MKWVL", "MKW-L", "AKWVL", "MRWVI", "-KWVL", "MKGVL"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let deletions: Vec<Vec<i32>> = (0..rows.len())
-            .map(|i| vec![0, i as i32, 0, 0, 1])
-            .collect();
-        features.extend(
-            make_msa_features(&[AlignedRows {
-                sequences: &rows,
-                deletion_matrix: &deletions,
-            }])
-            .unwrap(),
-        );
-        features
+        let a3m = ">q
+MKWVL
+>1
+MKW-aL
+>2
+AKWVaL
+>3
+MRWVI
+>4
+-KWVaaL
+>5
+MKGVL
+";
+        let msa = parse_a3m(a3m, "toy.a3m").unwrap();
+        make_raw_features("MKWVL", "toy", &[&msa]).unwrap()
     }
 
     #[test]

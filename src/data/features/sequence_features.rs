@@ -1,9 +1,10 @@
 //! Raw (unprocessed) features of a query sequence and its MSAs, as DeepMind's
-//! `alphafold/data/pipeline.py` builds them (`make_sequence_features`, `make_msa_features`):
-//! the contents of a `features.pkl` before any template search.
+//! `alphafold/data/pipeline.py` builds them (`make_sequence_features`, and `make_msa_features`
+//! through [`crate::data::msa`]): the contents of a `features.pkl` without templates.
 use crate::data::array::{ArrayData, FeatureDict, NpArray};
-use crate::residue_constants::{hhblits_aa_index, restype_index, RESTYPE_NUM_WITH_X};
-use anyhow::{bail, Result};
+use crate::data::msa::{make_msa_features, Msa};
+use crate::residue_constants::{restype_index, RESTYPE_NUM_WITH_X};
+use anyhow::Result;
 
 /// `aatype` (one-hot `[N_res, 21]`, int32, unknown residues as `X`), `between_segment_residues`,
 /// `domain_name`, `residue_index` (0-based), `seq_length` (`[N_res]`, every entry `N_res`) and
@@ -49,83 +50,39 @@ pub fn make_sequence_features(sequence: &str, description: &str) -> Result<Featu
     Ok(features)
 }
 
-/// One alignment: aligned rows (upper-case residues and `-`, insertions already removed, the
-/// query first) with, per row, the number of deleted residues before each column.
-#[derive(Debug, Clone, Copy)]
-pub struct AlignedRows<'a> {
-    pub sequences: &'a [String],
-    pub deletion_matrix: &'a [Vec<i32>],
+/// The raw features of a query and its parsed alignments (`DataPipeline.process` without the
+/// template search): sequence features plus [`make_msa_feature_dict`].
+pub fn make_raw_features(sequence: &str, description: &str, msas: &[&Msa]) -> Result<FeatureDict> {
+    let mut features = make_sequence_features(sequence, description)?;
+    features.extend(make_msa_feature_dict(msas)?);
+    Ok(features)
 }
 
-/// `msa` (`[N_seq, N_res]` HHblits ids), `deletion_matrix_int` and `num_alignments` from one or
-/// more alignments of the same query, keeping the first copy of each distinct row across all of
-/// them (AlphaFold 2.0's `make_msa_features`).
-pub fn make_msa_features(alignments: &[AlignedRows]) -> Result<FeatureDict> {
-    let Some(num_res) = alignments
-        .first()
-        .and_then(|a| a.sequences.first())
-        .map(|s| s.chars().count())
-    else {
-        bail!("at least one alignment with at least one sequence is needed");
-    };
-    let mut seen = std::collections::HashSet::new();
-    let mut msa = Vec::new();
-    let mut deletions = Vec::new();
-    for (alignment_index, alignment) in alignments.iter().enumerate() {
-        if alignment.sequences.is_empty() {
-            bail!("alignment {alignment_index} has no sequences");
-        }
-        if alignment.sequences.len() != alignment.deletion_matrix.len() {
-            bail!(
-                "alignment {alignment_index} has {} sequences but {} deletion rows",
-                alignment.sequences.len(),
-                alignment.deletion_matrix.len()
-            );
-        }
-        for (row, (sequence, deletion_row)) in alignment
-            .sequences
-            .iter()
-            .zip(alignment.deletion_matrix)
-            .enumerate()
-        {
-            if !seen.insert(sequence.as_str()) {
-                continue;
-            }
-            let ids = sequence
-                .chars()
-                .map(|c| {
-                    hhblits_aa_index(c).map(|id| id as i32).ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "alignment {alignment_index} row {row}: unexpected character {c:?}"
-                        )
-                    })
-                })
-                .collect::<Result<Vec<i32>>>()?;
-            if ids.len() != num_res || deletion_row.len() != num_res {
-                bail!(
-                    "alignment {alignment_index} row {row} has {} columns and {} deletion \
-                     counts; the query has {num_res}",
-                    ids.len(),
-                    deletion_row.len()
-                );
-            }
-            msa.extend(ids);
-            deletions.extend_from_slice(deletion_row);
-        }
-    }
-    let num_seq = seen.len();
+/// `msa` (`[N_seq, N_res]` HHblits ids), `deletion_matrix_int` and `num_alignments` of one or
+/// more parsed alignments of the same query (rows deduplicated across them by
+/// [`make_msa_features`]).
+pub fn make_msa_feature_dict(msas: &[&Msa]) -> Result<FeatureDict> {
+    let encoded = make_msa_features(msas)?;
+    let num_seq = encoded.msa.len();
+    let num_res = encoded.msa.first().map_or(0, Vec::len);
     let mut features = FeatureDict::new();
     features.insert(
         "msa".into(),
-        NpArray::new(vec![num_seq, num_res], ArrayData::I32(msa))?,
+        NpArray::new(vec![num_seq, num_res], ArrayData::I32(encoded.msa.concat()))?,
     );
     features.insert(
         "deletion_matrix_int".into(),
-        NpArray::new(vec![num_seq, num_res], ArrayData::I32(deletions))?,
+        NpArray::new(
+            vec![num_seq, num_res],
+            ArrayData::I32(encoded.deletion_matrix.concat()),
+        )?,
     );
     features.insert(
         "num_alignments".into(),
-        NpArray::new(vec![num_res], ArrayData::I32(vec![num_seq as i32; num_res]))?,
+        NpArray::new(
+            vec![num_res],
+            ArrayData::I32(vec![encoded.num_alignments as i32; num_res]),
+        )?,
     );
     Ok(features)
 }
@@ -133,6 +90,7 @@ pub fn make_msa_features(alignments: &[AlignedRows]) -> Result<FeatureDict> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::msa::parse_a3m;
 
     #[test]
     fn sequence_features_match_alphafold_layout() {
@@ -156,20 +114,10 @@ mod tests {
 
     #[test]
     fn msa_features_drop_repeated_rows_and_use_hhblits_ids() {
-        let first = ["MK-".to_owned(), "MKA".to_owned()];
-        let second = ["MKA".to_owned(), "AKA".to_owned()];
-        let deletions = [vec![0, 0, 0], vec![0, 2, 0]];
-        let features = make_msa_features(&[
-            AlignedRows {
-                sequences: &first,
-                deletion_matrix: &deletions,
-            },
-            AlignedRows {
-                sequences: &second,
-                deletion_matrix: &deletions,
-            },
-        ])
-        .unwrap();
+        // Lower-case letters are insertions: two deleted residues before column 1.
+        let first = parse_a3m(">query\nMK-\n>hit\nMwwKA\n", "first.a3m").unwrap();
+        let second = parse_a3m(">query\nMKA\n>hit\nAwwKA\n", "second.a3m").unwrap();
+        let features = make_raw_features("MK", "q", &[&first, &second]).unwrap();
         assert_eq!(features["msa"].shape, vec![3, 3]);
         // HHblits ids (`ID_TO_HHBLITS_AA`): M = 10, K = 8, A = 0, gap = 21.
         assert_eq!(
@@ -183,22 +131,6 @@ mod tests {
         assert_eq!(
             features["num_alignments"].data,
             ArrayData::I32(vec![3, 3, 3])
-        );
-        let ragged = ["MK".to_owned()];
-        let err = make_msa_features(&[
-            AlignedRows {
-                sequences: &first,
-                deletion_matrix: &deletions,
-            },
-            AlignedRows {
-                sequences: &ragged,
-                deletion_matrix: &[vec![0, 0]],
-            },
-        ])
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("alignment 1 row 0 has 2 columns"),
-            "{err}"
         );
     }
 }

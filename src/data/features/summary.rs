@@ -109,23 +109,24 @@ impl fmt::Display for FeatureSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::features::sequence_features::{
-        make_msa_features, make_sequence_features, AlignedRows,
-    };
+    use crate::data::features::sequence_features::make_raw_features;
     use crate::data::features::{process_features, DataConfig};
+    use crate::data::msa::parse_a3m;
 
     #[test]
     fn summarises_raw_and_processed_features() {
-        let mut raw = make_sequence_features("MKV", "toy").unwrap();
-        let rows = ["MKV".to_owned(), "MRV".to_owned(), "AKV".to_owned()];
-        let deletions = vec![vec![0; 3]; 3];
-        raw.extend(
-            make_msa_features(&[AlignedRows {
-                sequences: &rows,
-                deletion_matrix: &deletions,
-            }])
-            .unwrap(),
-        );
+        let msa = parse_a3m(
+            ">q
+MKV
+>1
+MRV
+>2
+AKV
+",
+            "toy.a3m",
+        )
+        .unwrap();
+        let raw = make_raw_features("MKV", "toy", &[&msa]).unwrap();
         let summary = FeatureSummary::of(&raw);
         assert_eq!(
             (summary.num_res, summary.msa_depth, summary.num_templates),
