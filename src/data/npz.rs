@@ -290,6 +290,26 @@ mod tests {
         assert_eq!(&atom14[..6], &[0, 1, 2, 4, 3, 6]);
     }
 
+    /// Keys with `/` (`distogram/logits`) and 0-d arrays, as printed by `.venv/bin/python -c
+    /// "import numpy as np; d = np.load('.../batch_6A5J.pred.npz'); print({k: (d[k].shape,
+    /// d[k].dtype) for k in d.files})"`.
+    #[test]
+    fn reads_colabfold_predictions() {
+        let Some(path) = shared_data("colabfold/batch_6A5J.pred.npz") else {
+            return;
+        };
+        let prediction = read_npz(&path).unwrap();
+        assert_eq!(prediction.len(), 17);
+        assert_eq!(prediction["distogram/logits"].shape, vec![13, 13, 64]);
+        assert_eq!(prediction["masked_msa/logits"].shape, vec![512, 13, 23]);
+        assert_eq!(prediction["plddt"].dtype_name(), "float64");
+        assert_eq!(prediction["ptm"].shape, Vec::<usize>::new());
+        assert_eq!(
+            prediction["structure_module/final_atom_positions"].shape,
+            vec![13, 37, 3]
+        );
+    }
+
     #[test]
     fn write_then_read_round_trips() {
         let mut features = FeatureDict::new();

@@ -851,6 +851,87 @@ mod tests {
         assert_eq!(f32_values(&features["template_sum_probs"])[0], 141.0);
     }
 
+    /// MSA and template counts printed by `.venv/bin/python -c "import glob, gzip, pickle; [print(f,
+    /// d['msa'].shape, d['template_aatype'].shape) for f in sorted(glob.glob('.../**/features.pkl.gz',
+    /// recursive=True)) for d in [pickle.load(gzip.open(f))]]"`, and the same for T1037.
+    #[test]
+    fn reads_every_demo_feature_file() {
+        let files: [(&str, usize, usize, usize); 9] = [
+            ("casp14_demo/T1037/features.pkl", 123, 404, 4),
+            (
+                "helixfold_train_demo/distill/distill_features/X8FLY0/features.pkl.gz",
+                5541,
+                143,
+                20,
+            ),
+            (
+                "helixfold_train_demo/distill/distill_features/X8FMJ8/features.pkl.gz",
+                848,
+                291,
+                20,
+            ),
+            (
+                "helixfold_train_demo/distill/distill_features/X8K8S1/features.pkl.gz",
+                5681,
+                212,
+                20,
+            ),
+            (
+                "helixfold_train_demo/distill/distill_features/Y0KK22/features.pkl.gz",
+                3509,
+                653,
+                20,
+            ),
+            (
+                "helixfold_train_demo/distill/distill_features/Z4X8S6/features.pkl.gz",
+                5034,
+                289,
+                20,
+            ),
+            (
+                "helixfold_train_demo/distill/distill_features/Z4YNJ9/features.pkl.gz",
+                5272,
+                359,
+                2,
+            ),
+            (
+                "helixfold_train_demo/features/102l_A/features.pkl.gz",
+                3015,
+                165,
+                20,
+            ),
+            (
+                "helixfold_train_demo/features/150l_D/features.pkl.gz",
+                2963,
+                164,
+                20,
+            ),
+        ];
+        for (file, num_seq, num_res, num_templates) in files {
+            let Some(path) = shared_data(file) else {
+                return;
+            };
+            let features = read_feature_pickle(&path).unwrap();
+            assert_eq!(features["msa"].shape, vec![num_seq, num_res], "{file}");
+            assert_eq!(features["seq_length"].shape, vec![num_res], "{file}");
+            assert_eq!(
+                i32_values(&features["seq_length"])[0],
+                num_res as i32,
+                "{file}"
+            );
+            assert_eq!(
+                features["template_all_atom_positions"].shape,
+                vec![num_templates, num_res, 37, 3],
+                "{file}"
+            );
+            assert_eq!(
+                bytes_values(&features["sequence"])[0].len(),
+                num_res,
+                "{file}"
+            );
+        }
+    }
+
     /// A protocol-4 pickle (NumPy 2.4, so `numpy._core` names) of `{'x': np.array([[1., 2.], [3., 4.]], dtype='>f8', order='F'),
     /// 'n': 7, 's': 'hi'}`, written by `.venv/bin/python -c "import pickle, numpy as np;
     /// print(pickle.dumps({...}, protocol=4))"` and kept as bytes here.
