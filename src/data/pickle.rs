@@ -979,6 +979,17 @@ mod tests {
             "{err}"
         );
 
+        let dir = tempfile::tempdir().unwrap();
+        let gzipped = dir.path().join("cut.pkl.gz");
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, SMALL_PICKLE).unwrap();
+        let compressed = encoder.finish().unwrap();
+        std::fs::write(&gzipped, &compressed[..compressed.len() - 12]).unwrap();
+        let err = read_feature_pickle(&gzipped).unwrap_err();
+        assert!(format!("{err:#}").contains("cut.pkl.gz: corrupt gzip"), "{err:#}");
+        std::fs::write(&gzipped, &compressed).unwrap();
+        assert_eq!(read_feature_pickle(&gzipped).unwrap().len(), 3);
+
         let bad_gzip = maybe_gunzip(vec![0x1f, 0x8b, 0, 1, 2], "bad.pkl.gz").unwrap_err();
         assert!(
             bad_gzip.to_string().contains("bad.pkl.gz: corrupt gzip"),

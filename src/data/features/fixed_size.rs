@@ -138,17 +138,23 @@ fn window<T: Clone + Default>(values: &[T], shape: &[usize], windows: &[Window])
         src_strides[axis] = src_strides[axis + 1] * shape[axis + 1];
         dst_strides[axis] = dst_strides[axis + 1] * windows[axis + 1].out;
     }
-    let kept_count: usize = windows.iter().map(|w| w.keep).product();
-    let mut index = vec![0usize; rank];
-    for _ in 0..kept_count {
-        let src: usize = (0..rank)
-            .map(|a| (index[a] + windows[a].start) * src_strides[a])
-            .sum();
-        let dst: usize = (0..rank).map(|a| index[a] * dst_strides[a]).sum();
-        out[dst] = values[src].clone();
-        for axis in (0..rank).rev() {
+    // Copy whole runs along the last axis, walking the multi-index of the others.
+    let Some((last, outer)) = windows.split_last() else {
+        out[0] = values[0].clone();
+        return out;
+    };
+    let run_count: usize = outer.iter().map(|w| w.keep).product();
+    let mut index = vec![0usize; outer.len()];
+    for _ in 0..run_count {
+        let src = (0..outer.len())
+            .map(|a| (index[a] + outer[a].start) * src_strides[a])
+            .sum::<usize>()
+            + last.start;
+        let dst: usize = (0..outer.len()).map(|a| index[a] * dst_strides[a]).sum();
+        out[dst..dst + last.keep].clone_from_slice(&values[src..src + last.keep]);
+        for axis in (0..outer.len()).rev() {
             index[axis] += 1;
-            if index[axis] < windows[axis].keep {
+            if index[axis] < outer[axis].keep {
                 break;
             }
             index[axis] = 0;
