@@ -4,6 +4,7 @@
 use helixfold::data::array::{ArrayData, FeatureDict, NpArray};
 use helixfold::data::features::fixed_size::CropAndPad;
 use helixfold::data::features::inputs::PipelineInputs;
+use helixfold::data::features::msa_clusters::{assign_clusters, summarize_clusters};
 use helixfold::data::features::msa_rows::MsaRows;
 use helixfold::data::features::msa_sampling::MaskedMsa;
 use helixfold::data::features::pipeline::{crop_and_pad, crop_plan, msa_features};
@@ -351,4 +352,52 @@ fn deep_msa_fills_clusters_and_extra_rows() {
     let chosen: f32 = f32s(&batch["bert_mask"]).iter().sum();
     let share = chosen / (4.0 * 508.0 * 165.0);
     assert!((share - 0.15).abs() < 0.005, "corrupted share {share}");
+}
+
+/// Clustering of a real deep MSA against a NumPy transcription of DeepMind's
+/// `nearest_neighbor_clusters` / `summarize_clusters` (one-hot matmul agreement with gap weight
+/// 0, `argmax`, `1e-6 + 1 + members` denominators, all in float32), run by `.venv/bin/python` on
+/// 102l_A with the first 508 rows (re-ordered to AlphaFold's ids) as centres and the other 2507
+/// as extra rows; it printed `counts[:6] [30, 0, 0, 1, 2, 0] max 44 argmax 284`,
+/// `assign[:8] [458, 408, 203, 427, 240, 352, 505, 414]`, the profile of centre 0 at column 0
+/// (`{12: 0.06451612710952759, 21: 0.9354838728904724}`) and, for centre 284, a maximum
+/// deletion mean of 1.4 at column 41.
+#[test]
+fn clustering_matches_alphafolds_formulas_on_a_deep_msa() {
+    let Some(path) = shared_data("helixfold_train_demo/features/102l_A/features.pkl.gz") else {
+        return;
+    };
+    let raw = read_feature_pickle(&path).unwrap();
+    let inputs = PipelineInputs::from_raw(&raw, false).unwrap();
+    let rows: Vec<usize> = (0..inputs.msa.num_seq()).collect();
+    let (centres, extra) = (
+        inputs.msa.gather(&rows[..508]),
+        inputs.msa.gather(&rows[508..]),
+    );
+    let assignment = assign_clusters(&centres, &centres.msa, &extra);
+    assert_eq!(&assignment[..8], &[458, 408, 203, 427, 240, 352, 505, 414]);
+    let mut counts = vec![0usize; 508];
+    assignment.iter().for_each(|&c| counts[c] += 1);
+    assert_eq!(&counts[..6], &[30, 0, 0, 1, 2, 0]);
+    assert_eq!(counts.iter().max(), Some(&44));
+    assert_eq!(counts.iter().position(|&c| c == 44), Some(284));
+
+    let summary = summarize_clusters(&centres, &centres.msa, &extra, &assignment);
+    let column_0: Vec<(usize, f64)> = summary.profile[..23]
+        .iter()
+        .enumerate()
+        .filter(|(_, &p)| p > 0.0)
+        .map(|(class, &p)| (class, p as f64))
+        .collect();
+    assert_eq!(
+        column_0,
+        vec![(12, 0.06451612710952759), (21, 0.9354838728904724)]
+    );
+    let means = &summary.deletion_mean[284 * 165..285 * 165];
+    let (column, max) =
+        means.iter().enumerate().fold(
+            (0, f32::MIN),
+            |best, (i, &m)| if m > best.1 { (i, m) } else { best },
+        );
+    assert_eq!((column, max), (41, 1.4));
 }
