@@ -213,6 +213,33 @@ pub fn stack_batches(batches: &[FeatureDict]) -> Result<FeatureDict> {
     Ok(stacked)
 }
 
+/// Copy `index` of a stacked batch (the features of one recycling iteration / ensemble member),
+/// with the leading axis removed.
+pub fn batch_copy(batch: &FeatureDict, index: usize) -> Result<FeatureDict> {
+    let mut copy = FeatureDict::new();
+    for (key, array) in batch {
+        let Some((&copies, shape)) = array.shape.split_first() else {
+            bail!("{key} is 0-d, not a stacked feature");
+        };
+        if index >= copies {
+            bail!("{key} has {copies} copies, copy {index} was asked for");
+        }
+        let size: usize = shape.iter().product();
+        let range = index * size..(index + 1) * size;
+        let data = match &array.data {
+            ArrayData::F32(v) => ArrayData::F32(v[range].to_vec()),
+            ArrayData::F64(v) => ArrayData::F64(v[range].to_vec()),
+            ArrayData::I32(v) => ArrayData::I32(v[range].to_vec()),
+            ArrayData::I64(v) => ArrayData::I64(v[range].to_vec()),
+            ArrayData::U8(v) => ArrayData::U8(v[range].to_vec()),
+            ArrayData::Bool(v) => ArrayData::Bool(v[range].to_vec()),
+            ArrayData::Bytes(v) => ArrayData::Bytes(v[range].to_vec()),
+        };
+        copy.insert(key.clone(), NpArray::new(shape.to_vec(), data)?);
+    }
+    Ok(copy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +308,13 @@ mod tests {
         assert_eq!(stacked.shape, vec![2, 2]);
         assert_eq!(stacked.data, ArrayData::I32(vec![1, 2, 3, 4]));
         let c = NpArray::new(vec![1], ArrayData::I32(vec![5])).unwrap();
-        assert!(stack("x", &[a, c]).is_err());
+        assert!(stack("x", &[a.clone(), c]).is_err());
+
+        let single = FeatureDict::from([("x".to_owned(), a)]);
+        let batches = vec![single.clone(), single.clone(), single.clone()];
+        let stacked = stack_batches(&batches).unwrap();
+        assert_eq!(batch_copy(&stacked, 2).unwrap(), single);
+        let err = batch_copy(&stacked, 3).unwrap_err();
+        assert!(err.to_string().contains("x has 3 copies, copy 3"), "{err}");
     }
 }
