@@ -1,6 +1,7 @@
 //! Settings of the data pipeline: the `data` half of DeepMind's `alphafold/model/config.py`
 //! (`data.common` and `data.eval`, with the per-model `CONFIG_DIFFS`), as a typed struct. The
-//! network's own settings live with the model.
+//! network's own settings live with the model. Training-only settings (`subsample_templates`,
+//! block deletion, distillation) are not part of it: this pipeline builds inference batches.
 use anyhow::{bail, Result};
 
 /// Probabilities of the BERT-style MSA corruption (Jumper et al. (2021) Suppl. 1.2.7): a chosen
@@ -51,8 +52,6 @@ pub struct DataConfig {
     pub crop_size: Option<usize>,
     /// `eval.fixed_size`: pad every dimension to its configured size.
     pub fixed_size: bool,
-    /// `eval.subsample_templates`: pick templates at random rather than the top hits.
-    pub subsample_templates: bool,
 }
 
 impl Default for DataConfig {
@@ -76,7 +75,6 @@ impl Default for DataConfig {
             num_ensemble: 1,
             crop_size: None,
             fixed_size: true,
-            subsample_templates: false,
         }
     }
 }
