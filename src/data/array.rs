@@ -62,7 +62,9 @@ pub type FeatureDict = BTreeMap<String, NpArray>;
 impl NpArray {
     /// Builds an array, checking that the element count matches the shape.
     pub fn new(shape: Vec<usize>, data: ArrayData) -> Result<Self> {
-        let expected: usize = shape.iter().product();
+        let Some(expected) = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
+            bail!("array shape {shape:?} overflows");
+        };
         if expected != data.len() {
             bail!(
                 "array of shape {shape:?} needs {expected} elements, got {} ({})",

@@ -83,23 +83,30 @@ impl Dtype {
         }
     }
 
-    /// Bytes per element in a raw buffer (`None` for objects, which have no raw form).
+    /// Bytes per element in a raw buffer (`None` for objects, which have no raw form, and for
+    /// sizes that overflow).
     pub fn item_size(&self) -> Option<usize> {
         match self.kind {
             ElementKind::F32 | ElementKind::I32 => Some(4),
             ElementKind::F64 | ElementKind::I64 => Some(8),
             ElementKind::U8 | ElementKind::Bool => Some(1),
             ElementKind::FixedBytes(n) => Some(n),
-            ElementKind::FixedUnicode(n) => Some(4 * n),
+            ElementKind::FixedUnicode(n) => n.checked_mul(4),
             ElementKind::Object => None,
         }
     }
 
     /// Decodes `count` elements from a raw buffer, which must hold exactly that many.
     pub fn decode(&self, raw: &[u8], count: usize) -> Result<ArrayData> {
+        if self.kind == ElementKind::Object {
+            bail!("object arrays have no raw byte form");
+        }
         let item = self
             .item_size()
-            .context("object arrays have no raw byte form")?;
+            .with_context(|| format!("dtype item size of {:?} overflows", self.kind))?;
+        if item == 0 && count > u32::MAX as usize {
+            bail!("{count} zero-width strings is not a plausible array");
+        }
         let expected = item
             .checked_mul(count)
             .context("array byte size overflows")?;
@@ -283,6 +290,8 @@ mod tests {
             ArrayData::Bytes(vec![b"h".to_vec(), b"ok".to_vec()])
         );
         assert!(big.decode(&[0, 0, 1], 1).is_err());
+        let absurd = Dtype::parse(&format!("<U{}", usize::MAX / 2)).unwrap();
+        assert!(absurd.decode(&[], 1).is_err());
     }
 
     #[test]
