@@ -359,6 +359,26 @@ mod tests {
         assert_eq!(array.data, ArrayData::I64(vec![1, 2, 3, 4, 5, 6]));
     }
 
+    /// Every prefix and many single-byte corruptions of a valid `.npy` give a value or an error,
+    /// never a panic.
+    #[test]
+    fn corrupted_npy_never_panics() {
+        use rand::{Rng, SeedableRng};
+        let array = NpArray::new(vec![2, 3], ArrayData::I64(vec![1, 2, 3, 4, 5, 6])).unwrap();
+        let valid = npy_bytes(&array);
+        assert_eq!(parse_npy(&valid, "valid.npy").unwrap(), array);
+        for end in 0..valid.len() {
+            assert!(parse_npy(&valid[..end], "prefix.npy").is_err());
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        for _ in 0..2000 {
+            let mut bytes = valid.clone();
+            let at = rng.gen_range(0..bytes.len());
+            bytes[at] = rng.gen();
+            let _ = parse_npy(&bytes, "flipped.npy");
+        }
+    }
+
     #[test]
     fn broken_inputs_are_errors_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();

@@ -947,6 +947,23 @@ mod tests {
         assert_eq!(features["s"].data, ArrayData::Bytes(vec![b"hi".to_vec()]));
     }
 
+    /// Every prefix and many single-byte corruptions of a valid pickle give a value or an error,
+    /// never a panic.
+    #[test]
+    fn corrupted_pickles_never_panic() {
+        use rand::{Rng, SeedableRng};
+        for end in 0..SMALL_PICKLE.len() {
+            assert!(parse_feature_pickle(&SMALL_PICKLE[..end], "prefix.pkl").is_err());
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        for _ in 0..2000 {
+            let mut bytes = SMALL_PICKLE.to_vec();
+            let at = rng.gen_range(0..bytes.len());
+            bytes[at] = rng.gen();
+            let _ = parse_feature_pickle(&bytes, "flipped.pkl");
+        }
+    }
+
     #[test]
     fn broken_inputs_are_errors_naming_the_file() {
         let empty = parse_feature_pickle(b"", "empty.pkl").unwrap_err();
@@ -986,7 +1003,10 @@ mod tests {
         let compressed = encoder.finish().unwrap();
         std::fs::write(&gzipped, &compressed[..compressed.len() - 12]).unwrap();
         let err = read_feature_pickle(&gzipped).unwrap_err();
-        assert!(format!("{err:#}").contains("cut.pkl.gz: corrupt gzip"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("cut.pkl.gz: corrupt gzip"),
+            "{err:#}"
+        );
         std::fs::write(&gzipped, &compressed).unwrap();
         assert_eq!(read_feature_pickle(&gzipped).unwrap().len(), 3);
 
