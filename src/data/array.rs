@@ -62,7 +62,9 @@ pub type FeatureDict = BTreeMap<String, NpArray>;
 impl NpArray {
     /// Builds an array, checking that the element count matches the shape.
     pub fn new(shape: Vec<usize>, data: ArrayData) -> Result<Self> {
-        let expected: usize = shape.iter().product();
+        let Some(expected) = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)) else {
+            bail!("array shape {shape:?} overflows");
+        };
         if expected != data.len() {
             bail!(
                 "array of shape {shape:?} needs {expected} elements, got {} ({})",
@@ -80,6 +82,39 @@ impl NpArray {
 
     pub fn dtype_name(&self) -> &'static str {
         self.data.dtype_name()
+    }
+
+    /// Elements as `f32`, whatever the numeric dtype (AlphaFold mixes int and float encodings
+    /// of the same feature across versions, e.g. `deletion_matrix_int` / `deletion_matrix`).
+    pub fn to_f32_vec(&self) -> Result<Vec<f32>> {
+        Ok(match &self.data {
+            ArrayData::F32(v) => v.clone(),
+            ArrayData::F64(v) => v.iter().map(|&x| x as f32).collect(),
+            ArrayData::I32(v) => v.iter().map(|&x| x as f32).collect(),
+            ArrayData::I64(v) => v.iter().map(|&x| x as f32).collect(),
+            ArrayData::U8(v) => v.iter().map(|&x| x as f32).collect(),
+            ArrayData::Bool(v) => v.iter().map(|&x| x as u8 as f32).collect(),
+            ArrayData::Bytes(_) => bail!("an array of byte strings has no numeric values"),
+        })
+    }
+
+    /// Elements as `i64`; floating-point elements must be whole numbers.
+    pub fn to_i64_vec(&self) -> Result<Vec<i64>> {
+        fn whole(x: f64) -> Result<i64> {
+            if x.fract() != 0.0 || !x.is_finite() || x.abs() > 9.0e15 {
+                bail!("value {x} is not an integer");
+            }
+            Ok(x as i64)
+        }
+        Ok(match &self.data {
+            ArrayData::F32(v) => v.iter().map(|&x| whole(x as f64)).collect::<Result<_>>()?,
+            ArrayData::F64(v) => v.iter().map(|&x| whole(x)).collect::<Result<_>>()?,
+            ArrayData::I32(v) => v.iter().map(|&x| x as i64).collect(),
+            ArrayData::I64(v) => v.clone(),
+            ArrayData::U8(v) => v.iter().map(|&x| x as i64).collect(),
+            ArrayData::Bool(v) => v.iter().map(|&x| x as i64).collect(),
+            ArrayData::Bytes(_) => bail!("an array of byte strings has no numeric values"),
+        })
     }
 
     /// Converts to a CPU tensor of the same dtype and shape (byte strings cannot be converted).
@@ -100,7 +135,10 @@ impl NpArray {
     /// Copies a tensor (any device) into an array of the matching dtype; bf16/f16 become f32.
     pub fn from_tensor(tensor: &Tensor) -> Result<Self> {
         let shape: Vec<usize> = tensor.size().iter().map(|&d| d as usize).collect();
-        let flat = tensor.to_device(tch::Device::Cpu).contiguous().flatten(0, -1);
+        let flat = tensor
+            .to_device(tch::Device::Cpu)
+            .contiguous()
+            .flatten(0, -1);
         let data = match tensor.kind() {
             Kind::Float | Kind::BFloat16 | Kind::Half => {
                 ArrayData::F32(Vec::<f32>::try_from(flat.to_kind(Kind::Float))?)
