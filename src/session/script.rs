@@ -31,7 +31,7 @@ pub fn run_script(
             first_line = line_number;
         }
         if let Some(continued) = trimmed.strip_suffix('\\') {
-            pending.push_str(continued);
+            pending.push_str(continued.trim_end());
             pending.push(' ');
             continue;
         }
