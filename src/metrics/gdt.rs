@@ -69,15 +69,8 @@ pub fn gdt(model: &[Vec3], native: &[Vec3], native_length: usize) -> (Gdt, TmSco
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::test_traces::helix;
 
-    fn helix(n: usize) -> Vec<Vec3> {
-        (0..n)
-            .map(|i| {
-                let t = i as f64 * 100f64.to_radians();
-                [2.3 * t.cos(), 2.3 * t.sin(), 1.5 * i as f64]
-            })
-            .collect()
-    }
 
     #[test]
     fn counts_the_best_superposition_per_cutoff() {

@@ -185,6 +185,7 @@ fn top_eigenvector(matrix: [[f64; 4]; 4]) -> [f64; 4] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::test_traces::helix;
 
     /// Rotation by `angle` radians about the unit `axis` (Rodrigues' formula).
     fn axis_angle(axis: Vec3, angle: f64) -> [[f64; 3]; 3] {
@@ -203,15 +204,6 @@ mod tests {
             + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
     }
 
-    /// A chiral, non-planar set of points (a short helix-like trace).
-    fn helix(n: usize) -> Vec<Vec3> {
-        (0..n)
-            .map(|i| {
-                let t = i as f64 * 100f64.to_radians();
-                [2.3 * t.cos(), 2.3 * t.sin(), 1.5 * i as f64]
-            })
-            .collect()
-    }
 
     #[test]
     fn recovers_a_known_rigid_motion() {

@@ -189,16 +189,8 @@ impl Scorer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::test_traces::helix;
 
-    /// A chiral, non-planar trace of `n` points (helix-like).
-    fn helix(n: usize) -> Vec<Vec3> {
-        (0..n)
-            .map(|i| {
-                let t = i as f64 * 100f64.to_radians();
-                [2.3 * t.cos(), 2.3 * t.sin(), 1.5 * i as f64]
-            })
-            .collect()
-    }
 
     #[test]
     fn d0_follows_the_published_formula() {
