@@ -128,3 +128,37 @@ impl ExperimentallyResolvedHead {
         self.logits.forward(single)
     }
 }
+
+/// Every head a preset has, at AlphaFold's scopes under `p`.
+#[derive(Debug)]
+pub struct Heads {
+    pub distogram: DistogramHead,
+    pub masked_msa: MaskedMsaHead,
+    pub predicted_lddt: PredictedLddtHead,
+    /// Only in the `_ptm` presets.
+    pub predicted_aligned_error: Option<PredictedAlignedErrorHead>,
+    pub experimentally_resolved: ExperimentallyResolvedHead,
+}
+
+impl Heads {
+    pub fn new(p: nn::Path, cfg: &super::config::ModelConfig) -> Self {
+        let e = &cfg.embeddings_and_evoformer;
+        let g = &cfg.global_config;
+        let h = &cfg.heads;
+        Heads {
+            distogram: DistogramHead::new(&p / "distogram_head", &h.distogram, e.pair_channel, g),
+            masked_msa: MaskedMsaHead::new(&p / "masked_msa_head", &h.masked_msa, e.msa_channel, g),
+            predicted_lddt: PredictedLddtHead::new(
+                &p / "predicted_lddt_head",
+                &h.predicted_lddt,
+                h.structure_module.num_channel,
+                g,
+            ),
+            predicted_aligned_error: h
+                .predicted_aligned_error
+                .as_ref()
+                .map(|c| PredictedAlignedErrorHead::new(&p / "predicted_aligned_error_head", c, e.pair_channel, g)),
+            experimentally_resolved: ExperimentallyResolvedHead::new(&p / "experimentally_resolved_head", e.seq_channel, g),
+        }
+    }
+}

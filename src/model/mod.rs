@@ -14,5 +14,6 @@ pub mod primitives;
 pub mod transition;
 pub mod template_embedder;
 pub mod triangle_attention;
+pub mod trunk;
 pub mod triangle_multiplication;
 pub mod weights;
