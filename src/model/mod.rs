@@ -6,6 +6,7 @@ pub mod config;
 pub mod embedders;
 pub mod evoformer;
 pub mod heads;
+pub mod invariant_point_attention;
 pub mod msa_column_attention;
 pub mod msa_column_global_attention;
 pub mod msa_row_attention;
