@@ -45,7 +45,10 @@ pub fn pseudo_beta_mask(aatype: &Tensor, masks: &Tensor) -> Tensor {
 pub fn dgram_from_positions(positions: &Tensor, num_bins: i64, min_bin: f64, max_bin: f64) -> Tensor {
     let opts = (Kind::Float, positions.device());
     let lower = Tensor::linspace(min_bin, max_bin, num_bins, opts).square();
-    let upper = Tensor::cat(&[lower.narrow(0, 1, num_bins - 1), Tensor::from_slice(&[1e8f32]).to_device(positions.device())], 0);
+    let upper = Tensor::cat(
+        &[lower.narrow(0, 1, num_bins - 1), Tensor::from_slice(&[1e8f32]).to_device(positions.device())],
+        0,
+    );
     let x = positions.to_kind(Kind::Float);
     // [*, N_res, N_res, 1]
     let dist2 = (x.unsqueeze(-2) - x.unsqueeze(-3)).square().sum_dim_intlist(-1, true, Kind::Float);
@@ -87,7 +90,8 @@ impl InputEmbedder {
 
     /// Outer sum of the target projections: `[*, N_res, 22]` -> `[*, N_res, N_res, c_z]`.
     pub fn pair(&self, target_feat: &Tensor) -> Tensor {
-        self.left_single.forward(target_feat).unsqueeze(-2) + self.right_single.forward(target_feat).unsqueeze(-3)
+        self.left_single.forward(target_feat).unsqueeze(-2)
+            + self.right_single.forward(target_feat).unsqueeze(-3)
     }
 
     /// Alg. 4: embedding of the clipped residue offset `i - j`:
@@ -153,7 +157,9 @@ impl RecyclingEmbedder {
             prev_msa_first_row_norm: cfg
                 .recycle_features
                 .then(|| LayerNorm::new(p / "prev_msa_first_row_norm", cfg.msa_channel)),
-            prev_pair_norm: cfg.recycle_features.then(|| LayerNorm::new(p / "prev_pair_norm", cfg.pair_channel)),
+            prev_pair_norm: cfg
+                .recycle_features
+                .then(|| LayerNorm::new(p / "prev_pair_norm", cfg.pair_channel)),
             prev_pos_bins: (bins.num_bins, bins.min_bin, bins.max_bin),
         }
     }
@@ -164,7 +170,8 @@ impl RecyclingEmbedder {
         let mut pair = pair.shallow_clone();
         if let Some(linear) = &self.prev_pos_linear {
             let (num_bins, min_bin, max_bin) = self.prev_pos_bins;
-            let dgram = dgram_from_positions(&pseudo_beta(aatype, &prev.prev_pos), num_bins, min_bin, max_bin);
+            let dgram =
+                dgram_from_positions(&pseudo_beta(aatype, &prev.prev_pos), num_bins, min_bin, max_bin);
             pair = pair + linear.forward(&dgram.to_kind(msa.kind()));
         }
         let mut msa = msa.shallow_clone();
@@ -184,7 +191,11 @@ impl RecyclingEmbedder {
 pub fn extra_msa_feature(extra_msa: &Tensor, has_deletion: &Tensor, deletion_value: &Tensor) -> Tensor {
     let one_hot = extra_msa.to_kind(Kind::Int64).one_hot(EXTRA_MSA_CLASSES).to_kind(Kind::Float);
     Tensor::cat(
-        &[one_hot, has_deletion.to_kind(Kind::Float).unsqueeze(-1), deletion_value.to_kind(Kind::Float).unsqueeze(-1)],
+        &[
+            one_hot,
+            has_deletion.to_kind(Kind::Float).unsqueeze(-1),
+            deletion_value.to_kind(Kind::Float).unsqueeze(-1),
+        ],
         -1,
     )
 }

@@ -158,7 +158,14 @@ pub struct EvoformerIteration {
 
 impl EvoformerIteration {
     /// `is_extra_msa` selects global column attention (`msa_column_global_attention`).
-    pub fn new(p: nn::Path, cfg: &EvoformerConfig, c_m: i64, c_z: i64, is_extra_msa: bool, global: &GlobalConfig) -> Self {
+    pub fn new(
+        p: nn::Path,
+        cfg: &EvoformerConfig,
+        c_m: i64,
+        c_z: i64,
+        is_extra_msa: bool,
+        global: &GlobalConfig,
+    ) -> Self {
         let msa_column_attention = if is_extra_msa {
             ColumnAttention::Global(MsaColumnGlobalAttention::new(
                 &p / "msa_column_global_attention",
@@ -167,7 +174,12 @@ impl EvoformerIteration {
                 global,
             ))
         } else {
-            ColumnAttention::Full(MsaColumnAttention::new(&p / "msa_column_attention", &cfg.msa_column_attention, c_m, global))
+            ColumnAttention::Full(MsaColumnAttention::new(
+                &p / "msa_column_attention",
+                &cfg.msa_column_attention,
+                c_m,
+                global,
+            ))
         };
         let pair_cfg = PairStackConfig {
             triangle_attention_starting_node: &cfg.triangle_attention_starting_node,
@@ -186,7 +198,13 @@ impl EvoformerIteration {
             ),
             msa_column_attention,
             msa_transition: Transition::new(&p / "msa_transition", &cfg.msa_transition, c_m, global),
-            outer_product_mean: OuterProductMean::new(&p / "outer_product_mean", &cfg.outer_product_mean, c_m, c_z, global),
+            outer_product_mean: OuterProductMean::new(
+                &p / "outer_product_mean",
+                &cfg.outer_product_mean,
+                c_m,
+                c_z,
+                global,
+            ),
             pair_stack: PairStackModules::new(p, &pair_cfg, c_z, global),
             config: *cfg,
             global: *global,
@@ -195,7 +213,13 @@ impl EvoformerIteration {
 
     /// MSA branch (Alg. 6 lines 2-4): `msa [*, N_seq, N_res, c_m]` updated with the pair bias
     /// from `pair [*, N_res, N_res, c_z]`; returns the new MSA.
-    pub fn msa_branch(&self, msa: &Tensor, msa_mask: &Tensor, pair: &Tensor, opts: &RuntimeOptions) -> Tensor {
+    pub fn msa_branch(
+        &self,
+        msa: &Tensor,
+        msa_mask: &Tensor,
+        pair: &Tensor,
+        opts: &RuntimeOptions,
+    ) -> Tensor {
         let (c, g) = (&self.config, &self.global);
         let update = self.msa_row_attention_with_pair_bias.forward(msa, msa_mask, pair, opts);
         let msa = residual_update(msa, update, &c.msa_row_attention_with_pair_bias.dropout, g, opts);
@@ -206,7 +230,13 @@ impl EvoformerIteration {
     }
 
     /// Communication (Alg. 6 line 5): `pair + OuterProductMean(msa)`.
-    pub fn outer_product_update(&self, msa: &Tensor, msa_mask: &Tensor, pair: &Tensor, opts: &RuntimeOptions) -> Tensor {
+    pub fn outer_product_update(
+        &self,
+        msa: &Tensor,
+        msa_mask: &Tensor,
+        pair: &Tensor,
+        opts: &RuntimeOptions,
+    ) -> Tensor {
         let update = self.outer_product_mean.forward(msa, msa_mask, opts);
         residual_update(pair, update, &self.config.outer_product_mean.dropout, &self.global, opts)
     }
@@ -255,14 +285,29 @@ pub struct StackOutput {
 }
 
 impl EvoformerStack {
-    pub fn new(p: nn::Path, num_block: i64, cfg: &EvoformerConfig, c_m: i64, c_z: i64, is_extra_msa: bool, global: &GlobalConfig) -> Self {
+    pub fn new(
+        p: nn::Path,
+        num_block: i64,
+        cfg: &EvoformerConfig,
+        c_m: i64,
+        c_z: i64,
+        is_extra_msa: bool,
+        global: &GlobalConfig,
+    ) -> Self {
         let blocks = (0..num_block)
             .map(|i| EvoformerIteration::new(&p / i, cfg, c_m, c_z, is_extra_msa, global))
             .collect();
         EvoformerStack { blocks }
     }
 
-    pub fn forward(&self, msa: &Tensor, pair: &Tensor, msa_mask: &Tensor, pair_mask: &Tensor, opts: &RuntimeOptions) -> StackOutput {
+    pub fn forward(
+        &self,
+        msa: &Tensor,
+        pair: &Tensor,
+        msa_mask: &Tensor,
+        pair_mask: &Tensor,
+        opts: &RuntimeOptions,
+    ) -> StackOutput {
         let mut msa = msa.shallow_clone();
         let mut pair = pair.shallow_clone();
         let mut per_block = Vec::new();

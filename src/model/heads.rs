@@ -3,7 +3,8 @@
 //! predicted aligned error (1.9.7) and experimentally resolved (1.9.10). Each lives under its
 //! own `<name>_head` scope, as in AlphaFold.
 use super::config::{
-    DistogramHeadConfig, GlobalConfig, MaskedMsaHeadConfig, PredictedAlignedErrorHeadConfig, PredictedLddtHeadConfig,
+    DistogramHeadConfig, GlobalConfig, MaskedMsaHeadConfig, PredictedAlignedErrorHeadConfig,
+    PredictedLddtHeadConfig,
 };
 use super::primitives::{Init, LayerNorm, Linear};
 use crate::residue_constants::ATOM_TYPE_NUM;
@@ -32,7 +33,12 @@ impl DistogramHead {
 
     /// The `num_bins - 1` bin edges in Å.
     pub fn bin_edges(&self) -> Tensor {
-        Tensor::linspace(self.cfg.first_break, self.cfg.last_break, self.cfg.num_bins - 1, (Kind::Float, tch::Device::Cpu))
+        Tensor::linspace(
+            self.cfg.first_break,
+            self.cfg.last_break,
+            self.cfg.num_bins - 1,
+            (Kind::Float, tch::Device::Cpu),
+        )
     }
 }
 
@@ -154,11 +160,14 @@ impl Heads {
                 h.structure_module.num_channel,
                 g,
             ),
-            predicted_aligned_error: h
-                .predicted_aligned_error
-                .as_ref()
-                .map(|c| PredictedAlignedErrorHead::new(&p / "predicted_aligned_error_head", c, e.pair_channel, g)),
-            experimentally_resolved: ExperimentallyResolvedHead::new(&p / "experimentally_resolved_head", e.seq_channel, g),
+            predicted_aligned_error: h.predicted_aligned_error.as_ref().map(|c| {
+                PredictedAlignedErrorHead::new(&p / "predicted_aligned_error_head", c, e.pair_channel, g)
+            }),
+            experimentally_resolved: ExperimentallyResolvedHead::new(
+                &p / "experimentally_resolved_head",
+                e.seq_channel,
+                g,
+            ),
         }
     }
 }

@@ -75,9 +75,15 @@ impl EmbeddingsAndEvoformer {
         EmbeddingsAndEvoformer {
             input_embedder: InputEmbedder::new(&p, e),
             recycling_embedder: RecyclingEmbedder::new(&p, e),
-            template_embedding: t
-                .enabled
-                .then(|| TemplateEmbedding::new(&p / "template_embedding", t, e.pair_channel, cfg.template_pair_channel(), g)),
+            template_embedding: t.enabled.then(|| {
+                TemplateEmbedding::new(
+                    &p / "template_embedding",
+                    t,
+                    e.pair_channel,
+                    cfg.template_pair_channel(),
+                    g,
+                )
+            }),
             template_single_embedding: (t.enabled && t.embed_torsion_angles)
                 .then(|| TemplateSingleEmbedding::new(&p, e.msa_channel)),
             extra_msa_embedder: ExtraMsaEmbedder::new(&p, e),
@@ -99,7 +105,12 @@ impl EmbeddingsAndEvoformer {
                 false,
                 g,
             ),
-            single_activations: Linear::new(&p / "single_activations", e.msa_channel, e.seq_channel, Init::Default),
+            single_activations: Linear::new(
+                &p / "single_activations",
+                e.msa_channel,
+                e.seq_channel,
+                Init::Default,
+            ),
         }
     }
 
@@ -128,7 +139,8 @@ impl EmbeddingsAndEvoformer {
         }
 
         // Extra MSA stack (Alg. 2 lines 14-16).
-        let extra_feat = extra_msa_feature(&batch.extra_msa, &batch.extra_has_deletion, &batch.extra_deletion_value);
+        let extra_feat =
+            extra_msa_feature(&batch.extra_msa, &batch.extra_has_deletion, &batch.extra_deletion_value);
         // [N_extra, N_res, c_e]
         let extra = self.extra_msa_embedder.forward(&extra_feat.to_kind(kind));
         let extra_mask = batch.extra_msa_mask.to_kind(kind);
@@ -205,7 +217,12 @@ mod tests {
         cfg
     }
 
-    fn run(trunk: &EmbeddingsAndEvoformer, batch: &TrunkBatch, cfg: &ModelConfig, opts: &RuntimeOptions) -> TrunkOutput {
+    fn run(
+        trunk: &EmbeddingsAndEvoformer,
+        batch: &TrunkBatch,
+        cfg: &ModelConfig,
+        opts: &RuntimeOptions,
+    ) -> TrunkOutput {
         let n_res = batch.aatype.size()[0];
         let prev = Recycled::zeros(n_res, &cfg.embeddings_and_evoformer, FLOAT);
         trunk.forward(batch, &prev, opts).unwrap()
@@ -225,7 +242,8 @@ mod tests {
         assert_eq!(out.pair.size(), vec![7, 7, e.pair_channel]);
         assert_eq!(out.single.size(), vec![7, e.seq_channel]);
         assert_eq!(out.evoformer_blocks.len() as i64, e.evoformer_num_block);
-        let chunked = run(&trunk, &batch, &cfg, &RuntimeOptions { chunk_size: Some(2), ..Default::default() });
+        let chunked =
+            run(&trunk, &batch, &cfg, &RuntimeOptions { chunk_size: Some(2), ..Default::default() });
         assert!(out.pair.allclose(&chunked.pair, 1e-4, 1e-4, false));
         assert!(out.single.allclose(&chunked.single, 1e-4, 1e-4, false));
         let no_templates = TrunkBatch::tiny_random(7, 4, 5, None);
@@ -278,7 +296,8 @@ mod tests {
         let _ = b.templates.as_mut().unwrap().template_pseudo_beta.narrow(1, n - 1, 1).fill_(50.0);
         let opts = RuntimeOptions::default();
         let (oa, ob) = (run(&trunk, &a, &cfg, &opts), run(&trunk, &b, &cfg, &opts));
-        let real = |t: &Tensor, dims: &[i64]| dims.iter().fold(t.shallow_clone(), |x, &d| x.narrow(d, 0, n - 1));
+        let real =
+            |t: &Tensor, dims: &[i64]| dims.iter().fold(t.shallow_clone(), |x, &d| x.narrow(d, 0, n - 1));
         assert!(real(&oa.pair, &[0, 1]).allclose(&real(&ob.pair, &[0, 1]), 1e-4, 1e-4, false));
         assert!(real(&oa.single, &[0]).allclose(&real(&ob.single, &[0]), 1e-4, 1e-4, false));
         assert!(real(&oa.msa, &[1]).allclose(&real(&ob.msa, &[1]), 1e-4, 1e-4, false));
@@ -294,7 +313,9 @@ mod tests {
     #[test]
     fn trunk_and_heads_parameter_counts_match_alphafold() {
         const STRUCTURE_MODULE: i64 = 2_019_116;
-        for (name, full) in [("model_1_ptm", 93_237_338), ("model_1", 93_229_082), ("model_3_ptm", 92_907_930)] {
+        for (name, full) in
+            [("model_1_ptm", 93_237_338), ("model_1", 93_229_082), ("model_3_ptm", 92_907_930)]
+        {
             let cfg = ModelConfig::preset(name).unwrap();
             let vs = nn::VarStore::new(Device::Cpu);
             let _trunk = EmbeddingsAndEvoformer::new(vs.root(), &cfg);
