@@ -303,6 +303,24 @@ mod tests {
         assert!(real(&oa.msa, &[1]).allclose(&real(&ob.msa, &[1]), 1e-4, 1e-4, false));
     }
 
+    /// bf16 activations run end to end, stay bf16, and track the fp32 result.
+    #[test]
+    fn bf16_precision_tracks_fp32() {
+        tch::manual_seed(3);
+        let cfg = tiny_nonzero();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let trunk = EmbeddingsAndEvoformer::new(vs.root(), &cfg);
+        let batch = TrunkBatch::tiny_random(6, 3, 4, Some(2));
+        let fp32 = run(&trunk, &batch, &cfg, &RuntimeOptions::default());
+        let opts = RuntimeOptions { precision: crate::model::config::Precision::Bf16, ..Default::default() };
+        let bf16 = run(&trunk, &batch, &cfg, &opts);
+        assert_eq!(bf16.pair.kind(), Kind::BFloat16);
+        assert_eq!(bf16.single.kind(), Kind::BFloat16);
+        let diff = (bf16.single.to_kind(Kind::Float) - &fp32.single).abs().max().double_value(&[]);
+        let scale = fp32.single.abs().max().double_value(&[]);
+        assert!(diff <= 0.1 * scale, "bf16 single differs by {diff} (scale {scale})");
+    }
+
     /// Parameters of the trunk and heads of AlphaFold's presets. The full counts of
     /// /work/shared/DESIGN.md (counted on DeepMind's params: model_1_ptm 93,237,338, model_1
     /// 93,229,082, model_3_ptm 92,907,930) minus the structure module's 2,019,116 (derived from
