@@ -176,7 +176,8 @@ impl RecyclingEmbedder {
         }
         let mut msa = msa.shallow_clone();
         if let (Some(msa_norm), Some(pair_norm)) = (&self.prev_msa_first_row_norm, &self.prev_pair_norm) {
-            let first = msa.narrow(-3, 0, 1) + msa_norm.forward(&prev.prev_msa_first_row.to_kind(msa.kind())).unsqueeze(-3);
+            let first = msa.narrow(-3, 0, 1)
+                + msa_norm.forward(&prev.prev_msa_first_row.to_kind(msa.kind())).unsqueeze(-3);
             let rest_len = msa.size()[msa.dim() - 3] - 1;
             msa = Tensor::cat(&[first, msa.narrow(-3, 1, rest_len)], -3);
             pair = pair + pair_norm.forward(&prev.prev_pair.to_kind(msa.kind()));

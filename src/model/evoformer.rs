@@ -320,3 +320,76 @@ impl EvoformerStack {
         StackOutput { msa, pair, per_block }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::config::ModelConfig;
+    use tch::{Device, Kind};
+
+    fn randomised_block(vs: &nn::VarStore) -> (ModelConfig, EvoformerIteration) {
+        let mut cfg = ModelConfig::tiny();
+        cfg.global_config.zero_init = false;
+        let e = &cfg.embeddings_and_evoformer;
+        let block = EvoformerIteration::new(
+            vs.root() / "block",
+            &e.evoformer,
+            e.msa_channel,
+            e.pair_channel,
+            false,
+            &cfg.global_config,
+        );
+        (cfg, block)
+    }
+
+    fn inputs(cfg: &ModelConfig, s: i64, r: i64) -> (Tensor, Tensor, Tensor, Tensor) {
+        let e = &cfg.embeddings_and_evoformer;
+        let f = (Kind::Float, Device::Cpu);
+        let msa_mask = Tensor::rand([s, r], f).gt(0.2).to_kind(Kind::Float);
+        (
+            Tensor::randn([s, r, e.msa_channel], f),
+            Tensor::randn([r, r, e.pair_channel], f),
+            msa_mask,
+            Tensor::ones([r, r], f),
+        )
+    }
+
+    /// Dynamic axial parallelism: each row-/column-wise module, given a shard of its
+    /// independent axis (and the bias from the whole pair), yields that shard of the full result.
+    #[test]
+    fn shards_give_slices_of_the_full_result() {
+        tch::manual_seed(4);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let (cfg, block) = randomised_block(&vs);
+        let (msa, pair, msa_mask, pair_mask) = inputs(&cfg, 5, 7);
+        let opts = RuntimeOptions::default();
+        let close = |a: &Tensor, b: &Tensor| assert!(a.allclose(b, 1e-5, 1e-5, false));
+
+        let row = &block.msa_row_attention_with_pair_bias;
+        let full = row.forward(&msa, &msa_mask, &pair, &opts);
+        let bias = row.pair_bias(&pair);
+        close(
+            &row.attend(&msa.narrow(0, 1, 3), &msa_mask.narrow(0, 1, 3), &bias, &opts),
+            &full.narrow(0, 1, 3),
+        );
+
+        let full = block.msa_column_attention.forward(&msa, &msa_mask, &opts);
+        let shard =
+            block.msa_column_attention.forward(&msa.narrow(1, 2, 4), &msa_mask.narrow(1, 2, 4), &opts);
+        close(&shard, &full.narrow(1, 2, 4));
+
+        let tri = &block.pair_stack.triangle_attention_starting_node;
+        let full = tri.forward(&pair, &pair_mask, &opts);
+        let (z, bias) = tri.normalised_and_bias(&pair);
+        close(
+            &tri.attend(&z.narrow(0, 3, 2), &pair_mask.narrow(0, 3, 2), &bias, &opts),
+            &full.narrow(0, 3, 2),
+        );
+
+        let opm = &block.outer_product_mean;
+        let full = opm.forward(&msa, &msa_mask, &opts);
+        let (left, right) = opm.projections(&msa, &msa_mask);
+        let shard = opm.update(&left.narrow(1, 2, 3), &msa_mask.narrow(1, 2, 3), &right, &msa_mask, &opts);
+        close(&shard, &full.narrow(0, 2, 3));
+    }
+}
