@@ -237,3 +237,32 @@ impl TemplateSingleEmbedding {
         (rows, t.template_torsion_angles_mask.select(-1, PSI_TORSION).to_kind(kind))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    /// Unit vectors are expressed in each residue's own frame: a global rotation and
+    /// translation of the template leaves them unchanged; they have unit length where the
+    /// backbone is present and are zero elsewhere.
+    #[test]
+    fn backbone_unit_vectors_are_invariant_and_masked() {
+        tch::manual_seed(6);
+        let f = (Kind::Float, Device::Cpu);
+        let positions = Tensor::randn([5, 37, 3], f) * 5.0;
+        let backbone = Tensor::from_slice(&[1f32, 1., 1., 1., 0.]);
+        let mask_2d = backbone.unsqueeze(-1) * backbone.unsqueeze(-2);
+        let a = backbone_unit_vectors(&positions, &mask_2d);
+        let (q, _) = Tensor::linalg_qr(&Tensor::randn([3, 3], f), "reduced");
+        // A proper rotation (det +1): a reflection would flip the frames' handedness.
+        let q = &q * q.linalg_det().sign();
+        let moved = positions.matmul(&q.transpose(0, 1)) + Tensor::from_slice(&[3f32, -7., 11.]);
+        let b = backbone_unit_vectors(&moved, &mask_2d);
+        assert!(a.allclose(&b, 1e-4, 1e-4, false));
+        let norms = a.square().sum_dim_intlist(-1, false, Kind::Float).sqrt();
+        let off_diagonal = norms.narrow(0, 0, 4).narrow(1, 0, 4) + Tensor::eye(4, f);
+        assert!(off_diagonal.allclose(&Tensor::ones([4, 4], f), 1e-4, 1e-4, false));
+        assert_eq!(norms.get(4).abs().sum(Kind::Float).double_value(&[]), 0.0);
+    }
+}
