@@ -256,7 +256,7 @@ mod tests {
         let a = backbone_unit_vectors(&positions, &mask_2d);
         let (q, _) = Tensor::linalg_qr(&Tensor::randn([3, 3], f), "reduced");
         // A proper rotation (det +1): a reflection would flip the frames' handedness.
-        let q = &q * q.linalg_det().sign();
+        let q = &q * Tensor::linalg_det(&q).sign();
         let moved = positions.matmul(&q.transpose(0, 1)) + Tensor::from_slice(&[3f32, -7., 11.]);
         let b = backbone_unit_vectors(&moved, &mask_2d);
         assert!(a.allclose(&b, 1e-4, 1e-4, false));
