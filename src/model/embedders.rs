@@ -167,22 +167,26 @@ impl RecyclingEmbedder {
     /// Adds the recycled signals to `msa [*, N_seq, N_res, c_m]` (first row only) and
     /// `pair [*, N_res, N_res, c_z]`; `aatype [*, N_res]` picks the pseudo-β atom.
     pub fn forward(&self, msa: &Tensor, pair: &Tensor, prev: &Recycled, aatype: &Tensor) -> (Tensor, Tensor) {
-        let mut pair = pair.shallow_clone();
-        if let Some(linear) = &self.prev_pos_linear {
-            let (num_bins, min_bin, max_bin) = self.prev_pos_bins;
-            let dgram =
-                dgram_from_positions(&pseudo_beta(aatype, &prev.prev_pos), num_bins, min_bin, max_bin);
-            pair = pair + linear.forward(&dgram.to_kind(msa.kind()));
+        let pair = match &self.prev_pos_linear {
+            Some(linear) => {
+                let (num_bins, min_bin, max_bin) = self.prev_pos_bins;
+                let dgram =
+                    dgram_from_positions(&pseudo_beta(aatype, &prev.prev_pos), num_bins, min_bin, max_bin);
+                pair + linear.forward(&dgram.to_kind(msa.kind()))
+            }
+            None => pair.shallow_clone(),
+        };
+        match (&self.prev_msa_first_row_norm, &self.prev_pair_norm) {
+            (Some(msa_norm), Some(pair_norm)) => {
+                let first = msa.narrow(-3, 0, 1)
+                    + msa_norm.forward(&prev.prev_msa_first_row.to_kind(msa.kind())).unsqueeze(-3);
+                let rest_len = msa.size()[msa.dim() - 3] - 1;
+                let msa = Tensor::cat(&[first, msa.narrow(-3, 1, rest_len)], -3);
+                let pair = pair + pair_norm.forward(&prev.prev_pair.to_kind(msa.kind()));
+                (msa, pair)
+            }
+            _ => (msa.shallow_clone(), pair),
         }
-        let mut msa = msa.shallow_clone();
-        if let (Some(msa_norm), Some(pair_norm)) = (&self.prev_msa_first_row_norm, &self.prev_pair_norm) {
-            let first = msa.narrow(-3, 0, 1)
-                + msa_norm.forward(&prev.prev_msa_first_row.to_kind(msa.kind())).unsqueeze(-3);
-            let rest_len = msa.size()[msa.dim() - 3] - 1;
-            msa = Tensor::cat(&[first, msa.narrow(-3, 1, rest_len)], -3);
-            pair = pair + pair_norm.forward(&prev.prev_pair.to_kind(msa.kind()));
-        }
-        (msa, pair)
     }
 }
 

@@ -255,19 +255,23 @@ impl Attention {
             Tensor::scaled_dot_product_attention(&q, &k, &v, mask.as_ref(), 0.0, false, Some(1.0), false)
         } else {
             // [*, H, Q, K]
-            let mut logits = q.matmul(&k.transpose(-1, -2)).to_kind(Kind::Float);
-            if let Some(b) = bias {
-                logits = logits + b;
-            }
+            let logits = q.matmul(&k.transpose(-1, -2)).to_kind(Kind::Float);
+            let logits = match bias {
+                Some(b) => logits + b,
+                None => logits,
+            };
             logits.softmax(-1, Kind::Float).to_kind(kind).matmul(&v)
         };
         // [*, Q, H, d_v]
-        let mut weighted = weighted.transpose(-2, -3);
-        if let Some((gating_w, gating_b)) = &self.gating {
-            // [*, Q, H, d_v]
-            let gate = project_heads(q_data, gating_w).transpose(-2, -3) + gating_b.to_kind(kind);
-            weighted = weighted * gate.sigmoid();
-        }
+        let weighted = weighted.transpose(-2, -3);
+        let weighted = match &self.gating {
+            Some((gating_w, gating_b)) => {
+                // [*, Q, H, d_v]
+                let gate = project_heads(q_data, gating_w).transpose(-2, -3) + gating_b.to_kind(kind);
+                weighted * gate.sigmoid()
+            }
+            None => weighted,
+        };
         let (h, d_v, c_out) = self.output_w.size3().expect("output_w is [H, d_v, c_out]");
         // [*, Q, H * d_v]
         let flat = weighted.flatten(-2, -1);
