@@ -125,15 +125,6 @@ impl Recycled {
             prev_pair: Tensor::zeros([n_res, n_res, cfg.pair_channel], options),
         }
     }
-
-    /// Detached copies (AlphaFold stops gradients between iterations).
-    pub fn detached(&self) -> Self {
-        Recycled {
-            prev_pos: self.prev_pos.detach(),
-            prev_msa_first_row: self.prev_msa_first_row.detach(),
-            prev_pair: self.prev_pair.detach(),
-        }
-    }
 }
 
 /// Alg. 32: recycled pseudo-β distogram and normalised first MSA row and pair.

@@ -7,7 +7,10 @@
 //! updates and attention, pair transition), so that HelixFold's Branch Parallelism can run the
 //! branches on two devices. Composed in [`EvoformerIteration::forward`] they give AlphaFold's
 //! order exactly.
-use super::config::{EvoformerConfig, GlobalConfig, Orientation, RuntimeOptions};
+use super::config::{
+    AttentionConfig, DropoutConfig, EvoformerConfig, GlobalConfig, Orientation, RuntimeOptions,
+    TransitionConfig, TriangleMultiplicationConfig,
+};
 use super::msa_column_attention::MsaColumnAttention;
 use super::msa_column_global_attention::MsaColumnGlobalAttention;
 use super::msa_row_attention::MsaRowAttentionWithPairBias;
@@ -49,21 +52,21 @@ pub struct PairStackModules {
 /// Dropout settings of the pair-branch updates, kept to apply the residual updates.
 #[derive(Debug, Clone, Copy)]
 struct PairStackDropout {
-    tri_mul_out: super::config::DropoutConfig,
-    tri_mul_in: super::config::DropoutConfig,
-    tri_att_start: super::config::DropoutConfig,
-    tri_att_end: super::config::DropoutConfig,
-    transition: super::config::DropoutConfig,
+    tri_mul_out: DropoutConfig,
+    tri_mul_in: DropoutConfig,
+    tri_att_start: DropoutConfig,
+    tri_att_end: DropoutConfig,
+    transition: DropoutConfig,
     global: GlobalConfig,
 }
 
 /// The pair-branch configuration slices common to [`EvoformerConfig`] and the template stack.
 pub struct PairStackConfig<'a> {
-    pub triangle_attention_starting_node: &'a super::config::AttentionConfig,
-    pub triangle_attention_ending_node: &'a super::config::AttentionConfig,
-    pub triangle_multiplication_outgoing: &'a super::config::TriangleMultiplicationConfig,
-    pub triangle_multiplication_incoming: &'a super::config::TriangleMultiplicationConfig,
-    pub pair_transition: &'a super::config::TransitionConfig,
+    pub triangle_attention_starting_node: &'a AttentionConfig,
+    pub triangle_attention_ending_node: &'a AttentionConfig,
+    pub triangle_multiplication_outgoing: &'a TriangleMultiplicationConfig,
+    pub triangle_multiplication_incoming: &'a TriangleMultiplicationConfig,
+    pub pair_transition: &'a TransitionConfig,
 }
 
 impl PairStackModules {

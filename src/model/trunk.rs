@@ -52,6 +52,18 @@ pub struct TrunkOutput {
     pub evoformer_blocks: Vec<(Tensor, Tensor)>,
 }
 
+impl TrunkOutput {
+    /// The next iteration's recycled inputs (Alg. 2 line 6, gradients stopped) from this
+    /// iteration's trunk output and the structure module's `final_atom_positions [N_res, 37, 3]`.
+    pub fn recycled(&self, final_atom_positions: &Tensor) -> Recycled {
+        Recycled {
+            prev_pos: final_atom_positions.detach(),
+            prev_msa_first_row: self.msa_first_row.detach(),
+            prev_pair: self.pair.detach(),
+        }
+    }
+}
+
 /// Haiku scope `evoformer`.
 #[derive(Debug)]
 pub struct EmbeddingsAndEvoformer {
@@ -301,6 +313,24 @@ mod tests {
         assert!(real(&oa.pair, &[0, 1]).allclose(&real(&ob.pair, &[0, 1]), 1e-4, 1e-4, false));
         assert!(real(&oa.single, &[0]).allclose(&real(&ob.single, &[0]), 1e-4, 1e-4, false));
         assert!(real(&oa.msa, &[1]).allclose(&real(&ob.msa, &[1]), 1e-4, 1e-4, false));
+    }
+
+    /// A second iteration fed with the first one's outputs differs from it, and the recycled
+    /// tensors carry no gradient.
+    #[test]
+    fn recycling_feeds_back_without_gradients() {
+        tch::manual_seed(7);
+        let cfg = tiny_nonzero();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let trunk = EmbeddingsAndEvoformer::new(vs.root(), &cfg);
+        let batch = TrunkBatch::tiny_random(6, 3, 4, Some(2));
+        let opts = RuntimeOptions::default();
+        let first = run(&trunk, &batch, &cfg, &opts);
+        let prev = first.recycled(&(Tensor::randn([6, 37, 3], FLOAT) * 8.0));
+        assert!(!prev.prev_pair.requires_grad() && !prev.prev_msa_first_row.requires_grad());
+        let second = trunk.forward(&batch, &prev, &opts).unwrap();
+        assert_eq!(second.pair.size(), first.pair.size());
+        assert!(!second.pair.allclose(&first.pair, 1e-3, 1e-3, false));
     }
 
     /// bf16 activations run end to end, stay bf16, and track the fp32 result.
