@@ -16,7 +16,6 @@ use helixfold::model::msa_column_attention::MsaColumnAttention;
 use helixfold::model::msa_column_global_attention::MsaColumnGlobalAttention;
 use helixfold::model::msa_row_attention::MsaRowAttentionWithPairBias;
 use helixfold::model::outer_product_mean::OuterProductMean;
-use helixfold::model::template_embedder::TemplateBatch;
 use helixfold::model::transition::Transition;
 use helixfold::model::triangle_attention::TriangleAttention;
 use helixfold::model::triangle_multiplication::TriangleMultiplication;
@@ -384,29 +383,13 @@ fn embeddings_and_evoformer() {
     let (_vs, trunk) = with_params(&case, |p| EmbeddingsAndEvoformer::new(p.clone(), &cfg));
     let i = &case.inputs;
     let get = |k: &str| i[k].shallow_clone();
-    let batch = TrunkBatch {
-        aatype: get("aatype"),
-        target_feat: get("target_feat"),
-        residue_index: get("residue_index"),
-        seq_mask: get("seq_mask"),
-        msa_feat: get("msa_feat"),
-        msa_mask: get("msa_mask"),
-        extra_msa: get("extra_msa"),
-        extra_has_deletion: get("extra_has_deletion"),
-        extra_deletion_value: get("extra_deletion_value"),
-        extra_msa_mask: get("extra_msa_mask"),
-        templates: Some(TemplateBatch {
-            template_aatype: get("template_aatype"),
-            template_all_atom_positions: get("template_all_atom_positions"),
-            template_all_atom_masks: get("template_all_atom_masks"),
-            template_pseudo_beta: get("template_pseudo_beta"),
-            template_pseudo_beta_mask: get("template_pseudo_beta_mask"),
-            template_mask: get("template_mask"),
-            template_torsion_angles_sin_cos: get("torsion/torsion_angles_sin_cos"),
-            template_alt_torsion_angles_sin_cos: get("torsion/alt_torsion_angles_sin_cos"),
-            template_torsion_angles_mask: get("torsion/torsion_angles_mask"),
-        }),
-    };
+    // The generator stores the torsion features under `torsion/<AlphaFold's name>`.
+    let mut arrays: BTreeMap<String, Tensor> =
+        i.iter().map(|(k, v)| (k.clone(), v.shallow_clone())).collect();
+    for name in ["torsion_angles_sin_cos", "alt_torsion_angles_sin_cos", "torsion_angles_mask"] {
+        arrays.insert(format!("template_{name}"), get(&format!("torsion/{name}")));
+    }
+    let batch = TrunkBatch::from_arrays(&arrays).unwrap();
     let prev = Recycled {
         prev_pos: get("prev_pos"),
         prev_msa_first_row: get("prev_msa_first_row"),

@@ -7,7 +7,8 @@ use super::embedders::{extra_msa_feature, ExtraMsaEmbedder, InputEmbedder, Recyc
 use super::evoformer::EvoformerStack;
 use super::primitives::{Init, Linear};
 use super::template_embedder::{TemplateBatch, TemplateEmbedding, TemplateSingleEmbedding};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
 use tch::{nn, Kind, Tensor};
 
 /// One iteration's input features by AlphaFold's names (no ensemble or recycling axis).
@@ -181,6 +182,49 @@ impl EmbeddingsAndEvoformer {
     }
 }
 
+impl TrunkBatch {
+    /// Picks the features from arrays keyed by AlphaFold's names (one iteration, no leading
+    /// recycle axis). Templates are read when `template_aatype` is present, and then need the
+    /// torsion features under OpenFold's names `template_torsion_angles_sin_cos`,
+    /// `template_alt_torsion_angles_sin_cos` and `template_torsion_angles_mask`.
+    pub fn from_arrays(arrays: &BTreeMap<String, Tensor>) -> Result<Self> {
+        let get = |name: &str| {
+            arrays
+                .get(name)
+                .map(Tensor::shallow_clone)
+                .with_context(|| format!("batch lacks feature '{name}'"))
+        };
+        let templates = if arrays.contains_key("template_aatype") {
+            Some(TemplateBatch {
+                template_aatype: get("template_aatype")?,
+                template_all_atom_positions: get("template_all_atom_positions")?,
+                template_all_atom_masks: get("template_all_atom_masks")?,
+                template_pseudo_beta: get("template_pseudo_beta")?,
+                template_pseudo_beta_mask: get("template_pseudo_beta_mask")?,
+                template_mask: get("template_mask")?,
+                template_torsion_angles_sin_cos: get("template_torsion_angles_sin_cos")?,
+                template_alt_torsion_angles_sin_cos: get("template_alt_torsion_angles_sin_cos")?,
+                template_torsion_angles_mask: get("template_torsion_angles_mask")?,
+            })
+        } else {
+            None
+        };
+        Ok(TrunkBatch {
+            aatype: get("aatype")?,
+            target_feat: get("target_feat")?,
+            residue_index: get("residue_index")?,
+            seq_mask: get("seq_mask")?,
+            msa_feat: get("msa_feat")?,
+            msa_mask: get("msa_mask")?,
+            extra_msa: get("extra_msa")?,
+            extra_has_deletion: get("extra_has_deletion")?,
+            extra_deletion_value: get("extra_deletion_value")?,
+            extra_msa_mask: get("extra_msa_mask")?,
+            templates,
+        })
+    }
+}
+
 /// Float kinds used by [`TrunkBatch::tiny_random`].
 const FLOAT: (Kind, tch::Device) = (Kind::Float, tch::Device::Cpu);
 
@@ -313,6 +357,17 @@ mod tests {
         assert!(real(&oa.pair, &[0, 1]).allclose(&real(&ob.pair, &[0, 1]), 1e-4, 1e-4, false));
         assert!(real(&oa.single, &[0]).allclose(&real(&ob.single, &[0]), 1e-4, 1e-4, false));
         assert!(real(&oa.msa, &[1]).allclose(&real(&ob.msa, &[1]), 1e-4, 1e-4, false));
+    }
+
+    #[test]
+    fn from_arrays_names_a_missing_feature() {
+        let mut arrays = BTreeMap::new();
+        arrays.insert("aatype".to_string(), Tensor::zeros([3], (Kind::Int64, Device::Cpu)));
+        let err = TrunkBatch::from_arrays(&arrays).unwrap_err().to_string();
+        assert!(err.contains("batch lacks feature 'target_feat'"), "{err}");
+        arrays.insert("template_aatype".to_string(), Tensor::zeros([1, 3], (Kind::Int64, Device::Cpu)));
+        let err = TrunkBatch::from_arrays(&arrays).unwrap_err().to_string();
+        assert!(err.contains("'template_all_atom_positions'"), "{err}");
     }
 
     /// A second iteration fed with the first one's outputs differs from it, and the recycled
