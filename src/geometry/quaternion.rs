@@ -9,10 +9,7 @@ use tch::Tensor;
 
 /// Divides each quaternion by its norm: `[*, 4] -> [*, 4]`.
 pub fn normalize(quaternions: &Tensor) -> Tensor {
-    let norm = quaternions
-        .square()
-        .sum_dim_intlist(-1, true, None)
-        .sqrt(); // [*, 1]
+    let norm = quaternions.square().sum_dim_intlist(-1, true, None).sqrt(); // [*, 1]
     quaternions / norm
 }
 

@@ -136,7 +136,8 @@ impl Rigid {
     /// AlphaFold's affine tensors `[*, 7]`: unit quaternion (non-negative real part), then
     /// the translation.
     pub fn to_tensor_7(&self) -> Tensor {
-        Tensor::cat(&[self.rotation.to_quaternions(), self.translation.shallow_clone()], -1) // [*, 7]
+        Tensor::cat(&[self.rotation.to_quaternions(), self.translation.shallow_clone()], -1)
+        // [*, 7]
     }
 
     pub fn rotation(&self) -> &Rotation {
@@ -409,12 +410,7 @@ mod tests {
         let (x, y, z) = (&v[0], &v[1], &v[2]);
         // Hamilton product q ⊗ (0, x, y, z).
         let product = Tensor::stack(
-            &[
-                -(b * x) - c * y - d * z,
-                a * x + c * z - d * y,
-                a * y - b * z + d * x,
-                a * z + b * y - c * x,
-            ],
+            &[-(b * x) - c * y - d * z, a * x + c * z - d * y, a * y - b * z + d * x, a * z + b * y - c * x],
             -1,
         );
         let new_q = quaternion::normalize(&(&q + product));
@@ -432,7 +428,8 @@ mod tests {
         let detached = t.detach_rotation();
         assert!(!detached.rotation().matrices().requires_grad());
         assert!(detached.translation().requires_grad());
-        let scaled = Rigid::identity(&[2], CPU64).compose_backbone_update(&Tensor::ones([2, 6], CPU64)).scale_translation(10.0);
+        let scaled =
+            Rigid::identity(&[2], CPU64).compose_backbone_update(&Tensor::ones([2, 6], CPU64)).scale_translation(10.0);
         assert!(max_abs_diff(scaled.translation(), &Tensor::full([2, 3], 10.0, CPU64)) < 1e-12);
         assert_eq!(t.to_kind(Kind::Double).kind(), Kind::Double);
     }

@@ -48,11 +48,7 @@ impl Rotation {
         if size.last() != Some(&4) {
             bail!("quaternions must have shape [*, 4], got {size:?}");
         }
-        let unit = if normalize {
-            quaternion::normalize(quaternions)
-        } else {
-            quaternions.shallow_clone()
-        };
+        let unit = if normalize { quaternion::normalize(quaternions) } else { quaternions.shallow_clone() };
         Ok(Self { matrices: quaternion::to_rotation_matrix(&unit) })
     }
 
@@ -114,8 +110,7 @@ impl Rotation {
         let batch = self.batch_shape();
         let mut flat_shape = batch.clone();
         flat_shape.push(9);
-        let entries: Vec<Tensor> =
-            self.matrices.reshape(flat_shape).unbind(-1).iter().map(f).collect(); // 9 × [*']
+        let entries: Vec<Tensor> = self.matrices.reshape(flat_shape).unbind(-1).iter().map(f).collect(); // 9 × [*']
         let mapped = Tensor::stack(&entries, -1); // [*', 9]
         let mut shape = mapped.size();
         shape.pop();

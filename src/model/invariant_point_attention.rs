@@ -138,14 +138,10 @@ impl InvariantPointAttention {
         let result_pair = result_pair.flatten(-2, -1); // [*, N, H·c_z]
 
         let xyz = result_points_local.unbind(-1); // 3 × [*, N, H·P_v]
-        let features = Tensor::cat(
-            &[&result_scalar, &xyz[0], &xyz[1], &xyz[2], &result_point_norm, &result_pair],
-            -1,
-        ); // [*, N, H·(C_v + 4·P_v + c_z)]
+        let features = Tensor::cat(&[&result_scalar, &xyz[0], &xyz[1], &xyz[2], &result_point_norm, &result_pair], -1); // [*, N, H·(C_v + 4·P_v + c_z)]
         self.output_projection.forward(&features) // [*, N, c_s]
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -164,7 +160,8 @@ mod tests {
         let cfg = config.heads.structure_module;
         let c_z = config.embeddings_and_evoformer.pair_channel;
         let vs = nn::VarStore::new(Device::Cpu);
-        let ipa = InvariantPointAttention::new(vs.root() / "invariant_point_attention", &cfg, cfg.num_channel, c_z, &global);
+        let ipa =
+            InvariantPointAttention::new(vs.root() / "invariant_point_attention", &cfg, cfg.num_channel, c_z, &global);
         (vs, ipa, cfg.num_channel, c_z)
     }
 
@@ -197,9 +194,18 @@ mod tests {
         names.sort();
         let prefix = "invariant_point_attention.";
         let expected = [
-            "attention_2d.bias", "attention_2d.weights", "kv_point_local.bias", "kv_point_local.weights",
-            "kv_scalar.bias", "kv_scalar.weights", "output_projection.bias", "output_projection.weights",
-            "q_point_local.bias", "q_point_local.weights", "q_scalar.bias", "q_scalar.weights",
+            "attention_2d.bias",
+            "attention_2d.weights",
+            "kv_point_local.bias",
+            "kv_point_local.weights",
+            "kv_scalar.bias",
+            "kv_scalar.weights",
+            "output_projection.bias",
+            "output_projection.weights",
+            "q_point_local.bias",
+            "q_point_local.weights",
+            "q_scalar.bias",
+            "q_scalar.weights",
             "trainable_point_weights",
         ];
         let expected: Vec<String> = expected.iter().map(|n| format!("{prefix}{n}")).collect();
@@ -258,7 +264,9 @@ mod tests {
         // Reference: DeepMind's folding.InvariantPointAttention (alphafold 2.0.0) on seeded
         // random weights and inputs, case `invariant_point_attention` of
         // tests/reference/make_reference.py (model_1_ptm sizes, 12 residues, 2 padded).
-        let Some(case) = crate::testing::reference_case("invariant_point_attention") else { return };
+        let Some(case) = crate::testing::reference_case("invariant_point_attention") else {
+            return;
+        };
         let config = ModelConfig::preset("model_1_ptm").unwrap();
         let cfg = config.heads.structure_module;
         let vs = nn::VarStore::new(Device::Cpu);
