@@ -383,13 +383,23 @@ fn embeddings_and_evoformer() {
     let (_vs, trunk) = with_params(&case, |p| EmbeddingsAndEvoformer::new(p.clone(), &cfg));
     let i = &case.inputs;
     let get = |k: &str| i[k].shallow_clone();
-    // The generator stores the torsion features under `torsion/<AlphaFold's name>`.
-    let mut arrays: BTreeMap<String, Tensor> =
-        i.iter().map(|(k, v)| (k.clone(), v.shallow_clone())).collect();
-    for name in ["torsion_angles_sin_cos", "alt_torsion_angles_sin_cos", "torsion_angles_mask"] {
-        arrays.insert(format!("template_{name}"), get(&format!("torsion/{name}")));
-    }
+    // Without torsion features in the arrays, the batch computes them from the template atoms
+    // (geometry's atom37_to_torsion_angles); they must match DeepMind's, which the generator
+    // stores under `torsion/<AlphaFold's name>`.
+    let arrays: BTreeMap<String, Tensor> = i
+        .iter()
+        .filter(|(k, _)| !k.starts_with("torsion/"))
+        .map(|(k, v)| (k.clone(), v.shallow_clone()))
+        .collect();
     let batch = TrunkBatch::from_arrays(&arrays).unwrap();
+    let templates = batch.templates.as_ref().unwrap();
+    for (ours, name) in [
+        (&templates.template_torsion_angles_sin_cos, "torsion_angles_sin_cos"),
+        (&templates.template_alt_torsion_angles_sin_cos, "alt_torsion_angles_sin_cos"),
+        (&templates.template_torsion_angles_mask, "torsion_angles_mask"),
+    ] {
+        assert_close(name, ours, &get(&format!("torsion/{name}")));
+    }
     let prev = Recycled {
         prev_pos: get("prev_pos"),
         prev_msa_first_row: get("prev_msa_first_row"),

@@ -4,7 +4,8 @@
 //! Every parameter sits directly under the trunk's `evoformer` scope, as in AlphaFold.
 use super::config::EmbeddingsAndEvoformerConfig;
 use super::primitives::{Init, LayerNorm, Linear};
-use crate::residue_constants::{ATOM_TYPES, RESTYPES};
+use crate::geometry::atom_maps::pseudo_beta;
+use crate::residue_constants::ATOM_TYPES;
 use tch::{nn, Kind, Tensor};
 
 /// Channels of `target_feat`: 20 amino acids, unknown, and the between-segment flag.
@@ -14,31 +15,6 @@ pub const TARGET_FEAT_DIM: i64 = 22;
 pub const MSA_FEAT_DIM: i64 = 49;
 /// Classes of the extra MSA one-hot: 20 amino acids, unknown, gap, BERT mask.
 pub const EXTRA_MSA_CLASSES: i64 = 23;
-
-fn atom_index(name: &str) -> i64 {
-    ATOM_TYPES.iter().position(|&a| a == name).expect("atom in the atom37 table") as i64
-}
-
-fn restype_index(code: char) -> i64 {
-    RESTYPES.iter().position(|&r| r == code).expect("residue in the restype table") as i64
-}
-
-/// Pseudo-β positions (`pseudo_beta_fn`): Cβ, or Cα for glycine.
-/// `aatype [*, N_res]`, `positions [*, N_res, 37, 3]` -> `[*, N_res, 3]`.
-pub fn pseudo_beta(aatype: &Tensor, positions: &Tensor) -> Tensor {
-    let is_gly = aatype.eq(restype_index('G')).unsqueeze(-1);
-    let ca = positions.select(-2, atom_index("CA"));
-    let cb = positions.select(-2, atom_index("CB"));
-    ca.where_self(&is_gly, &cb)
-}
-
-/// Pseudo-β mask matching [`pseudo_beta`]: `masks [*, N_res, 37]` -> `[*, N_res]`.
-pub fn pseudo_beta_mask(aatype: &Tensor, masks: &Tensor) -> Tensor {
-    let is_gly = aatype.eq(restype_index('G'));
-    let ca = masks.select(-1, atom_index("CA"));
-    let cb = masks.select(-1, atom_index("CB"));
-    ca.where_self(&is_gly, &cb)
-}
 
 /// One-hot distance bins between all pairs (`dgram_from_positions`):
 /// `positions [*, N_res, 3]` -> `[*, N_res, N_res, num_bins]`; the last bin is open-ended.
@@ -250,14 +226,5 @@ mod tests {
         assert_eq!(d.get(0).get(1).argmax(0, false).int64_value(&[]), 1);
         assert_eq!(d.get(0).get(2).argmax(0, false).int64_value(&[]), 14);
         assert_eq!(d.get(0).get(0).sum(Kind::Float).double_value(&[]), 0.0);
-    }
-
-    #[test]
-    fn pseudo_beta_uses_ca_for_glycine() {
-        let aatype = Tensor::from_slice(&[restype_index('G'), restype_index('A')]);
-        let pos = Tensor::arange(2 * 37 * 3, (Kind::Float, Device::Cpu)).reshape([2, 37, 3]);
-        let pb = pseudo_beta(&aatype, &pos);
-        assert!(pb.get(0).equal(&pos.get(0).get(atom_index("CA"))));
-        assert!(pb.get(1).equal(&pos.get(1).get(atom_index("CB"))));
     }
 }

@@ -7,6 +7,7 @@ use super::embedders::{extra_msa_feature, ExtraMsaEmbedder, InputEmbedder, Recyc
 use super::evoformer::EvoformerStack;
 use super::primitives::{Init, Linear};
 use super::template_embedder::{TemplateBatch, TemplateEmbedding, TemplateSingleEmbedding};
+use crate::geometry::torsions::atom37_to_torsion_angles;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use tch::{nn, Kind, Tensor};
@@ -184,9 +185,12 @@ impl EmbeddingsAndEvoformer {
 
 impl TrunkBatch {
     /// Picks the features from arrays keyed by AlphaFold's names (one iteration, no leading
-    /// recycle axis). Templates are read when `template_aatype` is present, and then need the
-    /// torsion features under OpenFold's names `template_torsion_angles_sin_cos`,
-    /// `template_alt_torsion_angles_sin_cos` and `template_torsion_angles_mask`.
+    /// recycle axis). Templates are read when `template_aatype` is present; their torsion
+    /// features are taken from `template_torsion_angles_sin_cos`,
+    /// `template_alt_torsion_angles_sin_cos` and `template_torsion_angles_mask` (OpenFold's names)
+    /// when all three are given, and otherwise computed from the template atoms with
+    /// `atom37_to_torsion_angles` without placeholders, as AlphaFold does under `zero_init`
+    /// (every preset).
     pub fn from_arrays(arrays: &BTreeMap<String, Tensor>) -> Result<Self> {
         let get = |name: &str| {
             arrays
@@ -195,6 +199,23 @@ impl TrunkBatch {
                 .with_context(|| format!("batch lacks feature '{name}'"))
         };
         let templates = if arrays.contains_key("template_aatype") {
+            let given = [
+                "template_torsion_angles_sin_cos",
+                "template_alt_torsion_angles_sin_cos",
+                "template_torsion_angles_mask",
+            ];
+            let (sin_cos, alt_sin_cos, mask) = if given.iter().all(|k| arrays.contains_key(*k)) {
+                (get(given[0])?, get(given[1])?, get(given[2])?)
+            } else {
+                let torsions = atom37_to_torsion_angles(
+                    &get("template_aatype")?.to_kind(Kind::Int64),
+                    &get("template_all_atom_positions")?,
+                    &get("template_all_atom_masks")?,
+                    false,
+                )
+                .context("computing the template torsion features")?;
+                (torsions.sin_cos, torsions.alt_sin_cos, torsions.mask)
+            };
             Some(TemplateBatch {
                 template_aatype: get("template_aatype")?,
                 template_all_atom_positions: get("template_all_atom_positions")?,
@@ -202,9 +223,9 @@ impl TrunkBatch {
                 template_pseudo_beta: get("template_pseudo_beta")?,
                 template_pseudo_beta_mask: get("template_pseudo_beta_mask")?,
                 template_mask: get("template_mask")?,
-                template_torsion_angles_sin_cos: get("template_torsion_angles_sin_cos")?,
-                template_alt_torsion_angles_sin_cos: get("template_alt_torsion_angles_sin_cos")?,
-                template_torsion_angles_mask: get("template_torsion_angles_mask")?,
+                template_torsion_angles_sin_cos: sin_cos,
+                template_alt_torsion_angles_sin_cos: alt_sin_cos,
+                template_torsion_angles_mask: mask,
             })
         } else {
             None
