@@ -12,6 +12,8 @@ pub mod msa_column_global_attention;
 pub mod msa_row_attention;
 pub mod outer_product_mean;
 pub mod primitives;
+pub mod rigid_sidechain;
+pub mod structure_module;
 pub mod transition;
 pub mod template_embedder;
 pub mod triangle_attention;
