@@ -6,16 +6,19 @@
 //! Cases are generated on first use into `target/reference` (or `$HELIXFOLD_REFERENCE`) by
 //! `helixfold::testing::reference_case`; where the generator cannot run (no JAX in `.venv`), a
 //! test reports itself skipped, and fails when `CI` is set.
+use helixfold::geometry::atom_maps::make_atom14_masks;
 use helixfold::model::config::{ModelConfig, Orientation, RuntimeOptions};
 use helixfold::model::embedders::Recycled;
 use helixfold::model::evoformer::{EvoformerIteration, EvoformerStack};
 use helixfold::model::heads::{
-    DistogramHead, ExperimentallyResolvedHead, MaskedMsaHead, PredictedAlignedErrorHead, PredictedLddtHead,
+    DistogramHead, ExperimentallyResolvedHead, Heads, MaskedMsaHead, PredictedAlignedErrorHead,
+    PredictedLddtHead,
 };
 use helixfold::model::msa_column_attention::MsaColumnAttention;
 use helixfold::model::msa_column_global_attention::MsaColumnGlobalAttention;
 use helixfold::model::msa_row_attention::MsaRowAttentionWithPairBias;
 use helixfold::model::outer_product_mean::OuterProductMean;
+use helixfold::model::structure_module::StructureModule;
 use helixfold::model::transition::Transition;
 use helixfold::model::triangle_attention::TriangleAttention;
 use helixfold::model::triangle_multiplication::TriangleMultiplication;
@@ -411,4 +414,72 @@ fn embeddings_and_evoformer() {
     assert_close("trunk msa", &out.msa, &o["msa"]);
     assert_close("trunk msa_first_row", &out.msa_first_row, &o["msa_first_row"]);
     assert_close("trunk single", &out.single, &o["single"]);
+}
+
+/// The whole network with recycling on `model_1_ptm_small` (model_1_ptm, 2 Evoformer blocks,
+/// 1 extra-MSA block, 2 recycles; README of tests/reference): iteration `r` reads batch slice
+/// `r` (AlphaFold 2.0.0 resamples the MSA per recycle), feeds back the structure module's atoms
+/// and the trunk's first MSA row and pair, and the last iteration's heads and confidences must
+/// match DeepMind's.
+#[test]
+fn model_1_ptm_small_end_to_end() {
+    let Some(case) = load_case("model_1_ptm_small") else { return };
+    let mut cfg = model_1_ptm();
+    cfg.embeddings_and_evoformer.evoformer_num_block = 2;
+    cfg.embeddings_and_evoformer.extra_msa_stack_num_block = 1;
+    let e = cfg.embeddings_and_evoformer;
+    let (_vs, (trunk, structure, heads)) = with_params(&case, |p| {
+        (
+            EmbeddingsAndEvoformer::new(p.clone(), &cfg),
+            StructureModule::new(
+                p / "structure_module",
+                &cfg.heads.structure_module,
+                e.seq_channel,
+                e.pair_channel,
+                &cfg.global_config,
+            ),
+            Heads::new(p.clone(), &cfg),
+        )
+    });
+    let iterations = case.inputs["aatype"].size()[0];
+    let n_res = case.inputs["aatype"].size()[1];
+    let mut prev = Recycled::zeros(n_res, &e, (Kind::Float, Device::Cpu));
+    let mut last = None;
+    for r in 0..iterations {
+        let arrays: BTreeMap<String, Tensor> =
+            case.inputs.iter().map(|(k, v)| (k.clone(), v.get(r))).collect();
+        let batch = TrunkBatch::from_arrays(&arrays).unwrap();
+        let out = trunk.forward(&batch, &prev, &opts()).unwrap();
+        let masks = make_atom14_masks(&batch.aatype);
+        let sm = structure.forward(&out.single, &out.pair, &batch.aatype, &batch.seq_mask, &masks, &opts());
+        prev = out.recycled(&sm.final_atom_positions);
+        last = Some((out, sm));
+    }
+    let (out, sm) = last.unwrap();
+    let o = &case.outputs;
+    assert_close("representations/pair", &out.pair, &o["representations/pair"]);
+    assert_close("representations/msa", &out.msa, &o["representations/msa"]);
+    assert_close("representations/single", &out.single, &o["representations/single"]);
+    assert_close("representations/structure_module", &sm.act, &o["representations/structure_module"]);
+    assert_close(
+        "final_atom_positions",
+        &sm.final_atom_positions,
+        &o["structure_module/final_atom_positions"],
+    );
+    assert_close("distogram/logits", &heads.distogram.forward(&out.pair), &o["distogram/logits"]);
+    assert_close("masked_msa/logits", &heads.masked_msa.forward(&out.msa), &o["masked_msa/logits"]);
+    assert_close(
+        "experimentally_resolved/logits",
+        &heads.experimentally_resolved.forward(&out.single),
+        &o["experimentally_resolved/logits"],
+    );
+    let lddt_logits = heads.predicted_lddt.forward(&sm.act);
+    assert_close("predicted_lddt/logits", &lddt_logits, &o["predicted_lddt/logits"]);
+    assert_close("plddt", &confidence::compute_plddt(&lddt_logits), &o["plddt"]);
+    let pae_head = heads.predicted_aligned_error.as_ref().unwrap();
+    let pae_logits = pae_head.forward(&out.pair);
+    assert_close("predicted_aligned_error/logits", &pae_logits, &o["predicted_aligned_error/logits"]);
+    let ptm = confidence::predicted_tm_score(&pae_logits, &pae_head.breaks(), None);
+    let want = o["ptm"].double_value(&[]);
+    assert!((ptm - want).abs() < 1e-4, "ptm {ptm} vs {want}");
 }
