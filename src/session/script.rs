@@ -30,9 +30,11 @@ pub fn run_script(
             }
             first_line = line_number;
         }
-        if let Some(continued) = trimmed.strip_suffix('\\') {
-            pending.push_str(continued);
-            pending.push(' ');
+        // The backslash-newline stays for the command parser, which reads it as the REPL's
+        // multi-line input: a word break outside quotes, nothing inside them.
+        if trimmed.ends_with('\\') && !trimmed.ends_with("\\\\") {
+            pending.push_str(trimmed);
+            pending.push('\n');
             continue;
         }
         pending.push_str(trimmed);
@@ -60,7 +62,7 @@ mod tests {
 
     #[test]
     fn runs_until_the_first_failure_and_names_its_line() {
-        let script = "# a comment\necho one\n\necho two \\\n  three\nbogus\necho never\n";
+        let script = "# a comment\necho one\n\necho \"two \\\n  three\"\nbogus\necho never\n";
         let mut printed = Vec::new();
         let mut session = Session::new();
         let error = run_script(&mut session, script, "demo.hf", &mut |o| printed.push(o.to_text())).unwrap_err();
