@@ -170,7 +170,7 @@ fn data_settings_are_validated_and_shown_by_show_config() {
 #[test]
 fn general_commands_run_in_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let run = run_script(dir.path(), "help\nhelp load\necho hello\necho warn stream=stderr\nthreads 1\ndevice cpu\nhistory 2\nreset\n");
+    let run = run_script(dir.path(), "help\nhelp load\necho hello\necho warn stream=stderr\nthreads 1\ndevice cpu\nhistory 3\nreset\n");
     succeeded(&run);
     for expected in ["load", "eval", "save", "kind=<fasta|a3m|sto|hhr|pdb|cif|pae>", "hello", "threads: 1", "device: cpu", "5  threads 1", "session reset"] {
         assert!(run.stdout.contains(expected), "no {expected:?} in:\n{}", run.stdout);
