@@ -28,3 +28,18 @@ pub fn data(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
     session.data_config = updated;
     Ok(vec![Output::table(&["setting", "value"], updated.rows().into_iter().map(Vec::from).collect())])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_change_together_or_not_at_all() {
+        let mut session = Session::new();
+        session.execute("data crop_size=64 seed=9").unwrap();
+        let set = DataConfig { crop_size: 64, seed: 9, ..DataConfig::default() };
+        assert_eq!(session.data_config(), &set);
+        assert!(session.execute("data crop_size=128 msa_depth=0").is_err());
+        assert_eq!(session.data_config(), &set);
+    }
+}

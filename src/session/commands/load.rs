@@ -200,4 +200,31 @@ mod tests {
         assert!(error.contains("kind=fasta|a3m|sto|hhr|pdb|cif|pae"), "{error}");
         assert_eq!(default_name(Path::new("out/1a8o.pdb.gz")), "1a8o");
     }
+
+    #[test]
+    fn a_failed_load_leaves_the_inputs_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let sequence = file("seq.fasta", ">q\nMKV\n");
+        let wide_msa = file("wide.a3m", ">q\nMKVL\n");
+        let other_sequence = file("long.fasta", ">p\nMKVLA\n");
+        let msa = file("ok.a3m", ">q\nMKV\n>h\nMK-\n");
+        let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/1a8o.pdb");
+        let mut session = Session::new();
+        session.execute(&format!("load {sequence}; load {msa}; load {demo}")).unwrap();
+        let before = session.inputs().clone();
+        for line in [
+            format!("load {wide_msa}"),
+            format!("load {other_sequence}"),
+            format!("load {demo} chain=Z"),
+            format!("load {msa} name=1a8o kind=pae"),
+        ] {
+            assert!(session.execute(&line).is_err(), "{line} should fail");
+            assert_eq!(session.inputs(), &before, "{line} changed the session");
+        }
+    }
 }
