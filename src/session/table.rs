@@ -187,8 +187,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         details: "Each of model and native is a loaded structure's name or a PDB/mmCIF file. Residues correspond by chain, residue number and insertion code;\n\
                   TM-score and GDT are normalised by the native's length (as the TM-score program), lDDT-Cα is computed over the common residues.",
         args: &[
-            ArgSpec { name: "model", kind: ArgKind::Text, positional: true, required: true, help: "the predicted structure (name or file)" },
-            ArgSpec { name: "native", kind: ArgKind::Text, positional: true, required: true, help: "the reference structure (name or file)" },
+            ArgSpec { name: "model", kind: ArgKind::Path, positional: true, required: true, help: "the predicted structure (name or file)" },
+            ArgSpec { name: "native", kind: ArgKind::Path, positional: true, required: true, help: "the reference structure (name or file)" },
         ],
         examples: &["eval model native", "eval model=prediction native=examples/data/1a8o.pdb"],
         run: commands::structure::eval,

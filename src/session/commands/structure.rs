@@ -32,10 +32,11 @@ fn structure_or_file<'a>(session: &'a Session, word: &str) -> Result<Cow<'a, Pro
 }
 
 pub fn eval(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
-    let model_word = args.text("model").ok_or_else(|| anyhow!("missing model"))?;
-    let native_word = args.text("native").ok_or_else(|| anyhow!("missing native"))?;
-    let model = structure_or_file(session, model_word).context("model")?;
-    let native = structure_or_file(session, native_word).context("native")?;
+    // Path-typed so that the REPL completes file names; a loaded structure's name is tried first.
+    let word = |key: &str| args.path(key).map(|p| p.to_string_lossy().into_owned()).ok_or_else(|| anyhow!("missing {key}"));
+    let (model_word, native_word) = (word("model")?, word("native")?);
+    let model = structure_or_file(session, &model_word).context("model")?;
+    let native = structure_or_file(session, &native_word).context("native")?;
     let scores = score_structures(&model, &native)
         .with_context(|| format!("cannot score {model_word} against {native_word}"))?;
     let rows = vec![
