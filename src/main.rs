@@ -1,4 +1,4 @@
-//! The `helixfold` binary: parses the command line and runs the subcommand. Every failure,
+//! The `helixfold` binary: parses the command line and runs what it asks for. Every failure,
 //! a usage error included, prints `error: ...` (with its chain of causes) on stderr and exits
 //! with status 1.
 use clap::Parser;
@@ -16,7 +16,7 @@ fn main() -> ExitCode {
             return if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS };
         }
     };
-    match cli.command.run() {
+    match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

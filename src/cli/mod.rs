@@ -1,30 +1,63 @@
 //! Command-line front end of the `helixfold` binary: the argument grammar (clap) and one
-//! subcommand per file. `main.rs` only parses and calls [`Command::run`]; each subcommand's
-//! `run` returns errors as values for `main` to print.
+//! subcommand per file. `main.rs` only parses and calls [`Cli::run`]; each subcommand's `run`
+//! returns errors as values for `main` to print.
+//!
+//! Without a subcommand the binary runs the session's command language: `-c "cmd; cmd"`, the
+//! REPL when standard input is a terminal, else the script read from standard input.
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 
+pub mod repl;
+pub mod run;
 pub mod score;
 
 /// HelixFold (AlphaFold2) in Rust on libtorch.
 #[derive(Debug, Parser)]
-#[command(name = "helixfold", version, about)]
+#[command(name = "helixfold", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    /// Run these commands (separated by `;` or newlines) and exit; see docs/commands.md.
+    #[arg(short = 'c', value_name = "COMMANDS")]
+    pub commands: Option<String>,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compare a model with its native structure: TM-score, GDT-TS, GDT-HA, RMSD, lDDT-Cα.
     Score(score::ScoreArgs),
+    /// Run a script of session commands (batch mode), stopping at the first failure.
+    Run(run::RunArgs),
+    /// Start the interactive session (also what `helixfold` alone does on a terminal).
+    Repl,
 }
 
-impl Command {
-    /// Runs the subcommand, writing its report to stdout.
+impl Cli {
+    /// Runs what the command line asks for, writing its output to stdout.
     pub fn run(&self) -> Result<()> {
-        match self {
-            Command::Score(args) => score::run(args),
+        match (&self.commands, &self.command) {
+            (Some(commands), _) => run::run_batch(commands, "-c"),
+            (None, Some(Command::Score(args))) => score::run(args),
+            (None, Some(Command::Run(args))) => run::run(args),
+            (None, Some(Command::Repl)) => repl::run(),
+            (None, None) if std::io::stdin().is_terminal() => repl::run(),
+            (None, None) => run::run_stdin(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_grammar_is_consistent_and_keeps_batch_apart_from_subcommands() {
+        Cli::command().debug_assert();
+        let batch = Cli::try_parse_from(["helixfold", "-c", "echo hi"]).unwrap();
+        assert_eq!(batch.commands.as_deref(), Some("echo hi"));
+        assert!(batch.command.is_none());
+        assert!(Cli::try_parse_from(["helixfold", "-c", "echo hi", "repl"]).is_err());
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! A command line is `NAME [positional ...] [key=value ...]`. Words split on whitespace; single
 //! or double quotes group words (`load "my file.pdb"`), a backslash escapes the next character
-//! inside double quotes and outside quotes. `;` outside quotes separates commands on one line.
+//! inside double quotes and outside quotes; a backslash before a newline continues the command
+//! on the next line. `;` outside quotes separates commands on one line.
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,6 +20,15 @@ pub fn split_commands(line: &str) -> Result<Vec<Vec<String>>> {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
             (Some('"'), '\\') | (None, '\\') => match chars.next() {
+                // A continued line: the backslash-newline separates words outside quotes and
+                // vanishes inside them.
+                Some('\n') if quote.is_none() => {
+                    if in_word {
+                        words.push(std::mem::take(&mut word));
+                        in_word = false;
+                    }
+                }
+                Some('\n') => {}
                 Some(escaped) => {
                     word.push(escaped);
                     in_word = true;
@@ -262,6 +272,13 @@ mod tests {
                 vec!["load".to_string(), "my file.pdb".into(), "kind=pdb".into()],
                 vec!["show".to_string(), "a b c".into()],
                 vec!["echo".to_string(), "x;y".into()],
+            ]
+        );
+        assert_eq!(
+            split_commands("data crop_size=64 \\\nseed=3; echo \"a\\\nb\"").unwrap(),
+            vec![
+                vec!["data".to_string(), "crop_size=64".into(), "seed=3".into()],
+                vec!["echo".to_string(), "ab".into()],
             ]
         );
         assert!(split_commands("echo \"open").unwrap_err().to_string().contains("unterminated quote"));

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod completion;
 pub mod output;
 pub mod script;
+pub mod state;
 pub mod table;
 
 use anyhow::{anyhow, Result};
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use tch::Device;
 
 pub use output::Output;
+pub use state::{DataConfig, Inputs, Structure};
 
 /// A failed command: which one (1-based position on the line), its text, and why.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,8 @@ pub struct Session {
     device: Device,
     history: Vec<String>,
     interrupt: Arc<AtomicBool>,
+    inputs: Inputs,
+    data_config: DataConfig,
 }
 
 impl Default for Session {
@@ -44,7 +48,13 @@ impl Default for Session {
 
 impl Session {
     pub fn new() -> Self {
-        Self { device: Device::Cpu, history: Vec::new(), interrupt: Arc::new(AtomicBool::new(false)) }
+        Self {
+            device: Device::Cpu,
+            history: Vec::new(),
+            interrupt: Arc::new(AtomicBool::new(false)),
+            inputs: Inputs::default(),
+            data_config: DataConfig::default(),
+        }
     }
 
     /// A flag that, once set, makes long commands stop at their next step boundary. Front ends
@@ -56,6 +66,16 @@ impl Session {
 
     pub fn device(&self) -> Device {
         self.device
+    }
+
+    /// The loaded sequence, MSAs, template hits and structures.
+    pub fn inputs(&self) -> &Inputs {
+        &self.inputs
+    }
+
+    /// The data settings (`data`, `show config`).
+    pub fn data_config(&self) -> &DataConfig {
+        &self.data_config
     }
 
     /// Commands run so far (successful or not), oldest first.

@@ -30,9 +30,11 @@ pub fn run_script(
             }
             first_line = line_number;
         }
-        if let Some(continued) = trimmed.strip_suffix('\\') {
-            pending.push_str(continued.trim_end());
-            pending.push(' ');
+        // The backslash-newline stays for the command parser, which reads it as the REPL's
+        // multi-line input: a word break outside quotes, nothing inside them.
+        if trimmed.ends_with('\\') && !trimmed.ends_with("\\\\") {
+            pending.push_str(trimmed);
+            pending.push('\n');
             continue;
         }
         pending.push_str(trimmed);

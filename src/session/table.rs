@@ -144,6 +144,87 @@ pub static COMMANDS: &[CommandSpec] = &[
         run: commands::general::threads,
     },
     CommandSpec {
+        name: "load",
+        summary: "Load a sequence, MSA, template hits, structure or PAE file into the session.",
+        details: "The file type comes from the extension (.fasta/.fa, .a3m, .sto, .hhr, .pdb, .cif, .json; a trailing .gz is read transparently) unless kind= names it.\n\
+                  fasta: the query sequence (exactly one record); a3m/sto: an MSA stored under name= (default: the file name), its columns must match the sequence;\n\
+                  hhr: HHsearch template hits; pdb: every chain, or the one named by chain=; cif: one protein chain (chain= when the file has several);\n\
+                  pae: an AlphaFold DB PAE JSON attached to the loaded structure name=.\n\
+                  Loading again under the same name replaces the earlier one.",
+        args: &[
+            ArgSpec { name: "file", kind: ArgKind::Path, positional: true, required: true, help: "the file to read" },
+            ArgSpec {
+                name: "kind",
+                kind: ArgKind::Choice(commands::load::KINDS),
+                positional: false,
+                required: false,
+                help: "the file type, when the extension does not tell",
+            },
+            ArgSpec { name: "name", kind: ArgKind::Text, positional: false, required: false, help: "the name to keep an MSA or structure under (PAE: the structure it belongs to)" },
+            ArgSpec { name: "chain", kind: ArgKind::Text, positional: false, required: false, help: "the chain of a structure file to keep" },
+        ],
+        examples: &["load query.fasta", "load uniref90.sto name=uniref90", "load examples/data/1a8o.pdb name=native chain=A", "load pae.json name=model"],
+        run: commands::load::load,
+    },
+    CommandSpec {
+        name: "show",
+        summary: "Show what is loaded (inputs) or the settings (config) as a table.",
+        details: "inputs: the sequence, each MSA with its depth, template hits and structures with their lengths and files.\n\
+                  config: device, threads and the data settings of `data`.",
+        args: &[ArgSpec {
+            name: "what",
+            kind: ArgKind::Choice(&["inputs", "config"]),
+            positional: true,
+            required: true,
+            help: "what to show",
+        }],
+        examples: &["show inputs", "show config"],
+        run: commands::show::show,
+    },
+    CommandSpec {
+        name: "eval",
+        summary: "Score a model against a native structure: TM-score, GDT-TS, GDT-HA, RMSD, lDDT-Cα.",
+        details: "Each of model and native is a loaded structure's name or a PDB/mmCIF file. Residues correspond by chain, residue number and insertion code;\n\
+                  TM-score and GDT are normalised by the native's length (as the TM-score program), lDDT-Cα is computed over the common residues.",
+        args: &[
+            ArgSpec { name: "model", kind: ArgKind::Path, positional: true, required: true, help: "the predicted structure (name or file)" },
+            ArgSpec { name: "native", kind: ArgKind::Path, positional: true, required: true, help: "the reference structure (name or file)" },
+        ],
+        examples: &["eval model native", "eval model=prediction native=examples/data/1a8o.pdb"],
+        run: commands::structure::eval,
+    },
+    CommandSpec {
+        name: "save",
+        summary: "Write a structure as PDB or mmCIF, or its PAE as JSON.",
+        details: "The format comes from the extension (.pdb, .cif, .json) unless format= names it; missing folders are created.",
+        args: &[
+            ArgSpec { name: "name", kind: ArgKind::Text, positional: true, required: true, help: "the structure to write" },
+            ArgSpec { name: "path", kind: ArgKind::Path, positional: true, required: true, help: "the file to write" },
+            ArgSpec {
+                name: "format",
+                kind: ArgKind::Choice(&["pdb", "cif", "pae"]),
+                positional: false,
+                required: false,
+                help: "the output format, when the extension does not tell",
+            },
+        ],
+        examples: &["save 1a8o out/demo/1a8o.pdb", "save model out/model.cif", "save model out/pae.json"],
+        run: commands::structure::save,
+    },
+    CommandSpec {
+        name: "data",
+        summary: "Set the data pipeline's settings (crop size, MSA depth, extra MSA, seed); alone, show them.",
+        details: "Defaults are AlphaFold's initial training values (Jumper et al. 2021, Suppl. Table 4). `show config` shows them too.",
+        args: &[
+            ArgSpec { name: "crop_size", kind: ArgKind::Int { min: 16, max: 100_000 }, positional: false, required: false, help: "residues per crop" },
+            ArgSpec { name: "msa_depth", kind: ArgKind::Int { min: 1, max: 100_000 }, positional: false, required: false, help: "MSA cluster centres kept" },
+            ArgSpec { name: "extra_msa", kind: ArgKind::Int { min: 0, max: 1_000_000 }, positional: false, required: false, help: "extra MSA sequences kept" },
+            ArgSpec { name: "seed", kind: ArgKind::Int { min: 0, max: i64::MAX }, positional: false, required: false, help: "seed of the pipeline's sampling" },
+        ],
+        examples: &["data", "data crop_size=384 msa_depth=512 extra_msa=5120", "data seed=7"],
+        run: commands::data_settings::data,
+    },
+    CommandSpec {
         name: "history",
         summary: "Show the commands run in this session.",
         details: "",

@@ -31,7 +31,7 @@ pub fn device(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
     Ok(vec![Output::Text(format!("device: {}", describe_device(session.device)))])
 }
 
-fn describe_device(device: tch::Device) -> String {
+pub(crate) fn describe_device(device: tch::Device) -> String {
     match device {
         tch::Device::Cpu => "cpu".into(),
         tch::Device::Cuda(i) => format!("cuda:{i}"),
@@ -64,7 +64,7 @@ pub fn reset(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
     } else {
         std::mem::take(&mut session.history)
     };
-    *session = Session { device: keep_device, history, interrupt: session.interrupt_flag() };
+    *session = Session { device: keep_device, history, interrupt: session.interrupt_flag(), ..Session::new() };
     Ok(vec![Output::Text("session reset".into())])
 }
 

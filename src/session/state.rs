@@ -1,0 +1,127 @@
+//! What a session holds between commands: the inputs of a prediction (one query sequence, its
+//! MSAs, its template hits), structures by name (loaded or predicted, each with its PAE when it
+//! has one), and the data settings.
+use crate::data::fasta::FastaRecord;
+use crate::data::hhr::TemplateHit;
+use crate::data::msa::Msa;
+use crate::data::pae_json::PaeMatrix;
+use crate::data::protein::Protein;
+use anyhow::{bail, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The query sequence and the file it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedSequence {
+    pub source: PathBuf,
+    pub record: FastaRecord,
+}
+
+/// An MSA under the name it was loaded with (`uniref90`, `bfd`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedMsa {
+    pub name: String,
+    pub source: PathBuf,
+    pub msa: Msa,
+}
+
+/// HHsearch hits from one `.hhr` file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedTemplateHits {
+    pub source: PathBuf,
+    pub hits: Vec<TemplateHit>,
+}
+
+/// A structure with where it came from and, for predictions, its PAE `[N_res, N_res]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Structure {
+    pub source: PathBuf,
+    pub protein: Protein,
+    pub pae: Option<PaeMatrix>,
+}
+
+/// Everything loaded for a prediction. The query sequence and every MSA have the same number of
+/// columns (the query is an MSA's first row), which [`Inputs::check_msa`] and
+/// [`Inputs::check_sequence`] enforce before anything is stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inputs {
+    pub sequence: Option<LoadedSequence>,
+    /// In load order; a name appears once.
+    pub msas: Vec<LoadedMsa>,
+    pub template_hits: Option<LoadedTemplateHits>,
+    pub structures: BTreeMap<String, Structure>,
+}
+
+impl Inputs {
+    /// Fails when `msa` cannot belong to the loaded sequence.
+    pub fn check_msa(&self, name: &str, msa: &Msa) -> Result<()> {
+        if let Some(loaded) = &self.sequence {
+            let length = loaded.record.sequence.chars().count();
+            if msa.num_columns() != length {
+                bail!(
+                    "MSA '{name}' has {} columns but the loaded sequence has {length} residues",
+                    msa.num_columns()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails when a loaded MSA cannot belong to `sequence`.
+    pub fn check_sequence(&self, sequence: &str) -> Result<()> {
+        let length = sequence.chars().count();
+        if let Some(other) = self.msas.iter().find(|m| m.msa.num_columns() != length) {
+            bail!(
+                "the sequence has {length} residues but the loaded MSA '{}' has {} columns \
+                 (`reset` to start over)",
+                other.name,
+                other.msa.num_columns()
+            );
+        }
+        Ok(())
+    }
+
+    /// The structure called `name`, or an error listing the loaded ones.
+    pub fn structure(&self, name: &str) -> Result<&Structure> {
+        match self.structures.get(name) {
+            Some(structure) => Ok(structure),
+            None if self.structures.is_empty() => bail!("no structure '{name}': none is loaded (`load FILE.pdb`)"),
+            None => bail!(
+                "no structure '{name}'; loaded: {}",
+                self.structures.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+/// Data-pipeline settings. Defaults are AlphaFold's initial-training values (Jumper et al.
+/// (2021) Suppl. Table 4: crop size 256, 128 MSA clusters, 1024 extra sequences).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataConfig {
+    /// Residues per training crop (`N_res`).
+    pub crop_size: usize,
+    /// MSA cluster centres kept (`N_seq`).
+    pub msa_depth: usize,
+    /// Extra MSA sequences kept (`N_extra_seq`).
+    pub extra_msa: usize,
+    /// Seed of the data pipeline's sampling.
+    pub seed: u64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self { crop_size: 256, msa_depth: 128, extra_msa: 1024, seed: 0 }
+    }
+}
+
+impl DataConfig {
+    /// `(setting, value)` pairs for display.
+    pub fn rows(&self) -> Vec<[String; 2]> {
+        vec![
+            ["crop_size".into(), self.crop_size.to_string()],
+            ["msa_depth".into(), self.msa_depth.to_string()],
+            ["extra_msa".into(), self.extra_msa.to_string()],
+            ["seed".into(), self.seed.to_string()],
+        ]
+    }
+}
