@@ -49,6 +49,15 @@ impl Msa {
         self.sequences.first().map_or(0, |s| s.len())
     }
 
+    /// The query alone, as AlphaFold runs in single-sequence mode.
+    pub fn single_sequence(sequence: &str, description: &str) -> Self {
+        Self {
+            sequences: vec![sequence.to_string()],
+            deletion_matrix: vec![vec![0; sequence.len()]],
+            descriptions: vec![description.to_string()],
+        }
+    }
+
     /// Keeps the first `max_sequences` rows, as AlphaFold limits jackhmmer hits
     /// (`mgnify_max_hits` = 501, `uniref_max_hits` = 10000 in `pipeline.py`).
     pub fn truncate(&mut self, max_sequences: usize) {

@@ -1,6 +1,7 @@
 //! What a session holds between commands: the inputs of a prediction (one query sequence, its
 //! MSAs, its template hits), structures by name (loaded or predicted, each with its PAE when it
 //! has one), and the data settings.
+use crate::data::array::FeatureDict;
 use crate::data::fasta::FastaRecord;
 use crate::data::hhr::TemplateHit;
 use crate::data::msa::Msa;
@@ -40,6 +41,13 @@ pub struct Structure {
     pub pae: Option<PaeMatrix>,
 }
 
+/// A processed batch (the model's input, leading recycle axis) and what it was built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub source: String,
+    pub features: FeatureDict,
+}
+
 /// Everything loaded for a prediction. The query sequence and every MSA have the same number of
 /// columns (the query is an MSA's first row), which [`Inputs::check_msa`] and
 /// [`Inputs::check_sequence`] enforce before anything is stored.
@@ -50,6 +58,8 @@ pub struct Inputs {
     pub msas: Vec<LoadedMsa>,
     pub template_hits: Option<LoadedTemplateHits>,
     pub structures: BTreeMap<String, Structure>,
+    /// The batch built by `features`.
+    pub batch: Option<Batch>,
 }
 
 impl Inputs {

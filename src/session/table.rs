@@ -182,6 +182,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         run: commands::show::show,
     },
     CommandSpec {
+        name: "features",
+        summary: "Build the model's processed batch from the loaded inputs or a feature file, and summarise it.",
+        details: "Sources: a feature file (AlphaFold's features.pkl[.gz] or .npz: raw features are processed, a processed batch is kept as is);\n\
+                  from=NAME, a loaded structure's sequence alone (single-sequence mode); otherwise the loaded FASTA with its MSAs.\n\
+                  MSA depth, extra MSA and seed come from `data`; the rest from the AlphaFold preset (Jumper et al. (2021) Suppl. 1.2).",
+        args: &[
+            ArgSpec { name: "file", kind: ArgKind::Path, positional: true, required: false, help: "features.pkl[.gz] or .npz" },
+            ArgSpec { name: "from", kind: ArgKind::Text, positional: false, required: false, help: "a loaded structure whose sequence to use" },
+            ArgSpec {
+                name: "preset",
+                kind: ArgKind::Choice(&["model_1", "model_2", "model_3", "model_4", "model_5", "model_1_ptm", "model_2_ptm", "model_3_ptm", "model_4_ptm", "model_5_ptm"]),
+                positional: false,
+                required: false,
+                help: "AlphaFold model whose data settings to use (default model_1)",
+            },
+            ArgSpec { name: "recycles", kind: ArgKind::Int { min: 0, max: 20 }, positional: false, required: false, help: "recycling iterations (copies of the batch - 1)" },
+        ],
+        examples: &["features from=1a8o recycles=0", "features ../shared/data/casp14_demo/T1026/features.pkl"],
+        run: commands::features::features,
+    },
+    CommandSpec {
         name: "eval",
         summary: "Score a model against a native structure: TM-score, GDT-TS, GDT-HA, RMSD, lDDT-Cα.",
         details: "Each of model and native is a loaded structure's name or a PDB/mmCIF file. Residues correspond by chain, residue number and insertion code;\n\

@@ -1,6 +1,7 @@
 //! Command handlers, grouped by capability. Each takes the session and validated arguments and
 //! returns outputs; it must not mutate the session before everything that can fail has run.
 pub mod data_settings;
+pub mod features;
 pub mod general;
 pub mod load;
 pub mod show;

@@ -1,5 +1,6 @@
 //! `show inputs|config`: tables of what the session holds (the loaded sequence, MSAs with their
 //! depths, template hits, structures) and of its settings (device, threads, data settings).
+use crate::data::features::summary::FeatureSummary;
 use crate::session::args::Args;
 use crate::session::output::Output;
 use crate::session::Session;
@@ -51,6 +52,17 @@ fn inputs_table(session: &Session) -> Output {
             structure.protein.len().to_string(),
             "-".into(),
             structure.source.display().to_string(),
+        ]);
+    }
+    if let Some(batch) = &inputs.batch {
+        let summary = FeatureSummary::of(&batch.features);
+        let show = |v: Option<usize>| v.map_or_else(|| "-".to_string(), |v| v.to_string());
+        rows.push([
+            "batch".into(),
+            format!("{} features", summary.features.len()),
+            show(summary.num_res),
+            show(summary.msa_depth),
+            batch.source.clone(),
         ]);
     }
     if rows.is_empty() {
