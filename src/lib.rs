@@ -3,6 +3,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod metrics;
+pub mod plot;
 pub mod repl;
 pub mod residue_constants;
 pub mod session;
