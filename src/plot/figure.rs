@@ -90,9 +90,32 @@ pub(crate) fn font(size: f64) -> TextStyle<'static> {
     (FONT, size).into_font().color(&BLACK)
 }
 
+/// A tick label without floating-point noise: `0.30000000000000004` → `0.3`, `1e-7` → `1.0e-7`.
+pub(crate) fn tick_label(value: f64) -> String {
+    if value != 0.0 && value.abs() < 1e-4 {
+        return format!("{value:.1e}");
+    }
+    let fixed = format!("{value:.6}");
+    let trimmed = fixed.trim_end_matches('0').trim_end_matches('.');
+    if trimmed == "-0" {
+        "0".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn tick_labels_drop_float_noise() {
+        assert_eq!(tick_label(0.30000000000000004), "0.3");
+        assert_eq!(tick_label(30.0), "30");
+        assert_eq!(tick_label(-0.0), "0");
+        assert_eq!(tick_label(2.5e-4), "0.00025");
+        assert_eq!(tick_label(1e-7), "1.0e-7");
+    }
 
     /// Compares `figure.svg` with `src/plot/snapshots/<name>.svg`; `HELIXFOLD_UPDATE_SNAPSHOTS=1`
     /// rewrites the snapshot instead. Also checks the PNG decodes to the figure's size.

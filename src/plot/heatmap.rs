@@ -5,16 +5,16 @@
 //! bitmap, so a 1,000 × 1,000 matrix costs one embedded PNG in the SVG rather than 10⁶ `<rect>`s.
 use std::ops::Range;
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::colour::Colormap;
-use super::figure::{font, Draw, LABEL_FONT_SIZE, TICK_FONT_SIZE, TITLE_FONT_SIZE};
+use super::figure::{font, tick_label, Draw, LABEL_FONT_SIZE, TICK_FONT_SIZE, TITLE_FONT_SIZE};
 
-const SIZE: (u32, u32) = (640, 540);
-const COLOUR_BAR_WIDTH: u32 = 110;
+const SIZE: (u32, u32) = (650, 540);
+const COLOUR_BAR_WIDTH: u32 = 130;
 /// Colour of cells with no value (NaN), e.g. gaps in an MSA.
 const EMPTY: RGBColor = WHITE;
 
@@ -125,6 +125,11 @@ impl Heatmap {
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(x_axis, y_axis)?;
+        fill_pixels(&chart.plotting_area().strip_coord_spec(), |(px, py), (width, height)| {
+            let from_top = py * self.rows / height;
+            let row = if self.rows_top_down { from_top } else { self.rows - 1 - from_top };
+            self.cells[row * self.cols + px * self.cols / width]
+        })?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -136,26 +141,6 @@ impl Heatmap {
             .x_label_formatter(&|v| format!("{v:.0}"))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()?;
-
-        let plotting = chart.plotting_area();
-        let (x_pixels, y_pixels) = plotting.get_pixel_range();
-        let width = x_pixels.len();
-        let height = y_pixels.len();
-        let mut raster = Vec::with_capacity(width * height * 3);
-        for py in 0..height {
-            let from_top = py * self.rows / height;
-            let row = if self.rows_top_down { from_top } else { self.rows - 1 - from_top };
-            for px in 0..width {
-                let RGBColor(r, g, b) = self.cells[row * self.cols + px * self.cols / width];
-                raster.extend_from_slice(&[r, g, b]);
-            }
-        }
-        plotting.strip_coord_spec().draw(&BitMapElement::<(i32, i32)>::with_owned_buffer(
-            (0, 0),
-            (width as u32, height as u32),
-            raster,
-        ).ok_or_else(|| anyhow::anyhow!("{}: heatmap raster size mismatch", self.title))?)?;
-
         if let Some(line) = &self.overlay {
             chart.draw_series(LineSeries::new(
                 line.iter().enumerate().map(|(col, &y)| (col as f64 + 0.5, y)),
@@ -167,6 +152,7 @@ impl Heatmap {
 }
 
 impl ColourBar {
+    /// A vertical gradient with ticks and the label on its right, as matplotlib draws colour bars.
     fn draw<DB>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
     where
         DB: DrawingBackend,
@@ -176,9 +162,13 @@ impl ColourBar {
         let mut chart = ChartBuilder::on(area)
             .margin_top(10)
             .margin_bottom(55)
+            .margin_left(20)
             .margin_right(15)
-            .y_label_area_size(70)
+            .set_label_area_size(LabelAreaPosition::Right, 70)
             .build_cartesian_2d(0.0..1.0, min..max)?;
+        fill_pixels(&chart.plotting_area().strip_coord_spec(), |(_, py), (_, height)| {
+            self.colormap.at(1.0 - py as f64 / (height.max(2) - 1) as f64)
+        })?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -187,26 +177,38 @@ impl ColourBar {
             .y_desc(self.label.as_str())
             .axis_desc_style(font(LABEL_FONT_SIZE))
             .label_style(font(TICK_FONT_SIZE))
-            .y_label_formatter(&|v| format!("{v}"))
+            .y_label_formatter(&|v| tick_label(*v))
             .draw()?;
-        let plotting = chart.plotting_area();
-        let (x_pixels, y_pixels) = plotting.get_pixel_range();
-        let (width, height) = (x_pixels.len(), y_pixels.len());
-        let mut raster = Vec::with_capacity(width * height * 3);
-        for py in 0..height {
-            let t = 1.0 - py as f64 / (height.max(2) - 1) as f64;
-            let RGBColor(r, g, b) = self.colormap.at(t);
-            for _ in 0..width {
-                raster.extend_from_slice(&[r, g, b]);
-            }
-        }
-        plotting.strip_coord_spec().draw(&BitMapElement::<(i32, i32)>::with_owned_buffer(
-            (0, 0),
-            (width as u32, height as u32),
-            raster,
-        ).ok_or_else(|| anyhow::anyhow!("colour bar raster size mismatch"))?)?;
         Ok(())
     }
+}
+
+/// Fills `area` with one bitmap whose pixel `(x, y)` (of `(width, height)`) is `colour_at`.
+fn fill_pixels<DB>(
+    area: &DrawingArea<DB, Shift>,
+    colour_at: impl Fn((usize, usize), (usize, usize)) -> RGBColor,
+) -> Result<()>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let (width, height) = area.dim_in_pixel();
+    let (width, height) = (width as usize, height as usize);
+    let mut raster = Vec::with_capacity(width * height * 3);
+    for y in 0..height {
+        for x in 0..width {
+            let RGBColor(r, g, b) = colour_at((x, y), (width, height));
+            raster.extend_from_slice(&[r, g, b]);
+        }
+    }
+    let bitmap = BitMapElement::<(i32, i32)>::with_owned_buffer(
+        (0, 0),
+        (width as u32, height as u32),
+        raster,
+    )
+    .context("heatmap raster smaller than its area")?;
+    area.draw(&bitmap)?;
+    Ok(())
 }
 
 /// A linear `f64` axis that can run top-down, which plotters' own axes cannot.

@@ -4,7 +4,7 @@ use anyhow::{bail, ensure, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{font, Draw, LABEL_FONT_SIZE, TICK_FONT_SIZE, TITLE_FONT_SIZE};
+use super::figure::{font, tick_label, Draw, LABEL_FONT_SIZE, TICK_FONT_SIZE, TITLE_FONT_SIZE};
 
 const SIZE: (u32, u32) = (800, 420);
 
@@ -124,13 +124,10 @@ impl LineChart {
     }
 }
 
+/// The value at log₁₀ position `exponent`, to two significant digits.
 fn format_log_tick(exponent: f64) -> String {
-    let value = 10f64.powf(exponent);
-    if exponent.fract() == 0.0 {
-        format!("{value:e}")
-    } else {
-        format!("{value:.1e}")
-    }
+    let rounded: f64 = format!("{:.1e}", 10f64.powf(exponent)).parse().unwrap_or(f64::NAN);
+    tick_label(rounded)
 }
 
 impl Draw for LineChart {
@@ -155,7 +152,7 @@ impl Draw for LineChart {
             .y_label_area_size(70)
             .build_cartesian_2d(x_min..x_max, y_min..y_max)?;
         let log_y = self.log_y;
-        let y_formatter = move |v: &f64| if log_y { format_log_tick(*v) } else { format!("{v}") };
+        let y_formatter = move |v: &f64| if log_y { format_log_tick(*v) } else { tick_label(*v) };
         chart
             .configure_mesh()
             .light_line_style(WHITE)
@@ -164,7 +161,7 @@ impl Draw for LineChart {
             .y_desc(self.y_label.as_str())
             .axis_desc_style(font(LABEL_FONT_SIZE))
             .label_style(font(TICK_FONT_SIZE))
-            .x_label_formatter(&|v| format!("{v}"))
+            .x_label_formatter(&|v| tick_label(*v))
             .y_label_formatter(&y_formatter)
             .draw()?;
 
@@ -222,8 +219,9 @@ mod tests {
         let zero = vec![Series::new("loss", vec![(0.0, 1.0), (1.0, 0.0)])];
         let err = LineChart::new("t", ("x", "y"), zero).unwrap().with_log_y().err().unwrap();
         assert!(err.to_string().contains("y = 0 at x = 1"), "{err}");
-        assert_eq!(format_log_tick(-3.0), "1e-3");
-        assert_eq!(format_log_tick(0.5), "3.2e0");
+        assert_eq!(format_log_tick(-3.0), "0.001");
+        assert_eq!(format_log_tick(0.5), "3.2");
+        assert_eq!(format_log_tick(-5.5), "3.2e-6");
     }
 
     #[test]
