@@ -213,6 +213,22 @@ mod tests {
     }
 
     #[test]
+    fn native_contacts_of_glucagon_match_gemmi() {
+        let Some(path) = crate::testing::shared_data("alphafold_testdata/glucagon.pdb") else {
+            return;
+        };
+        let protein = crate::data::pdb::read_pdb(&path).unwrap();
+        let contacts = native_contacts(&protein).unwrap();
+        // 221 ordered pairs (diagonal included) within 8 Å: gemmi 0.7 on the same file, taking
+        // CB (CA for GLY) of each residue of model 1, chain A and counting |p − q| < 8 Å.
+        let count = contacts.iter().flatten().filter(|&&c| c).count();
+        assert_eq!((contacts.len(), count), (29, 221));
+        let probabilities: Vec<Vec<f32>> =
+            contacts.iter().map(|row| row.iter().map(|&c| c as u8 as f32 * 0.8).collect()).collect();
+        check_png(&contact_map(&probabilities, Some(&contacts)).unwrap());
+    }
+
+    #[test]
     fn plots_a_colabfold_distogram() {
         let Some(path) = crate::testing::shared_data("colabfold/batch_6A5J.pred.npz") else {
             return;

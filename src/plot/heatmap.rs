@@ -174,6 +174,7 @@ impl ColourBar {
             .disable_x_mesh()
             .disable_y_mesh()
             .disable_x_axis()
+            .set_tick_mark_size(LabelAreaPosition::Right, 6)
             .y_desc(self.label.as_str())
             .axis_desc_style(font(LABEL_FONT_SIZE))
             .label_style(font(TICK_FONT_SIZE))
