@@ -24,10 +24,18 @@ const PLDDT_BANDS: [(f64, f64, RGBColor, &str); 4] = [
 /// Per-residue pLDDT (`[N_res]`, 0–100) as a line over AlphaFold's coloured confidence bands.
 pub fn plddt(plddt: &[f32]) -> Result<Figure> {
     ensure!(!plddt.is_empty(), "pLDDT plot: no residues");
-    if let Some((i, v)) = plddt.iter().enumerate().find(|(_, v)| !(0.0..=100.0).contains(*v)) {
+    if let Some((i, v)) = plddt
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(0.0..=100.0).contains(*v))
+    {
         anyhow::bail!("pLDDT plot: residue {} has pLDDT {v}, outside 0–100", i + 1);
     }
-    let points = plddt.iter().enumerate().map(|(i, &v)| ((i + 1) as f64, v as f64)).collect();
+    let points = plddt
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| ((i + 1) as f64, v as f64))
+        .collect();
     let mut chart = LineChart::new(
         "Predicted lDDT per residue",
         ("Residue", "pLDDT"),
@@ -37,7 +45,12 @@ pub fn plddt(plddt: &[f32]) -> Result<Figure> {
     chart.line_colour = Some(RGBColor(0, 0, 0));
     chart.bands = PLDDT_BANDS
         .iter()
-        .map(|&(from, to, colour, label)| Band { from, to, colour, label })
+        .map(|&(from, to, colour, label)| Band {
+            from,
+            to,
+            colour,
+            label,
+        })
         .collect();
     render(&chart)
 }
@@ -46,7 +59,10 @@ pub fn plddt(plddt: &[f32]) -> Result<Figure> {
 /// on a 0–`max_pae` Å scale (AlphaFold's `max_predicted_aligned_error` is 31.75 Å; ColabFold and
 /// the AlphaFold DB show 0–30).
 pub fn pae(pae: &[Vec<f32>], max_pae: f32) -> Result<Figure> {
-    ensure!(max_pae > 0.0 && max_pae.is_finite(), "PAE plot: max PAE {max_pae} must be > 0");
+    ensure!(
+        max_pae > 0.0 && max_pae.is_finite(),
+        "PAE plot: max PAE {max_pae} must be > 0"
+    );
     let values = flatten_square("PAE plot", pae)?;
     let n = pae.len();
     let heatmap = Heatmap::from_values(
@@ -82,7 +98,17 @@ mod tests {
     /// Two 10-residue domains: low error within each, high between them.
     fn synthetic_pae() -> Vec<Vec<f32>> {
         (0..20)
-            .map(|i| (0..20).map(|j| if (i < 10) == (j < 10) { 2.0 + (i as f32 - j as f32).abs() * 0.3 } else { 25.0 }).collect())
+            .map(|i| {
+                (0..20)
+                    .map(|j| {
+                        if (i < 10) == (j < 10) {
+                            2.0 + (i as f32 - j as f32).abs() * 0.3
+                        } else {
+                            25.0
+                        }
+                    })
+                    .collect()
+            })
             .collect()
     }
 
@@ -99,7 +125,10 @@ mod tests {
     #[test]
     fn bad_input_is_an_error() {
         assert!(plddt(&[]).is_err());
-        assert!(plddt(&[50.0, 101.0]).unwrap_err().to_string().contains("residue 2"));
+        assert!(plddt(&[50.0, 101.0])
+            .unwrap_err()
+            .to_string()
+            .contains("residue 2"));
         assert!(pae(&[], 30.0).is_err());
         assert!(pae(&[vec![1.0, 2.0], vec![3.0]], 30.0).is_err());
         assert!(pae(&[vec![1.0]], 0.0).is_err());
@@ -110,7 +139,8 @@ mod tests {
         let Some(path) = crate::testing::shared_data("colabfold/single_5AWL_1.pred.npz") else {
             return;
         };
-        let arrays = crate::plot::fixtures::read_npz_f32(&path, &["plddt", "predicted_aligned_error"]);
+        let arrays =
+            crate::plot::fixtures::read_npz_f32(&path, &["plddt", "predicted_aligned_error"]);
         let n = arrays[0].1[0];
         let figure = plddt(&arrays[0].0).unwrap();
         crate::plot::figure::tests::check_png(&figure);

@@ -17,10 +17,19 @@ use crate::residue_constants::{ATOM_TYPES, RESTYPE_3};
 /// Distance below which two residues are in contact (Å).
 pub const CONTACT_CUTOFF: f32 = 8.0;
 
-/// Softmax probabilities `[N_res * N_res, n_bins]` of row-major `logits` `[N_res, N_res, n_bins]`
-/// and `N_res`, after checking the shapes against the bin edges.
-fn probabilities(logits: &[f32], bin_edges: &[f32]) -> Result<(Vec<Vec<f32>>, usize)> {
-    ensure!(bin_edges.len() >= 2, "distogram: {} bin edges, need at least 2", bin_edges.len());
+/// `reduce` applied to each residue pair's softmax probabilities (`[n_bins]`) of row-major
+/// `logits` `[N_res, N_res, n_bins]`, as an `[N_res][N_res]` matrix, after checking the shapes
+/// against the bin edges. One scratch buffer serves every pair (10⁶ pairs at 1,000 residues).
+fn reduce_pairs(
+    logits: &[f32],
+    bin_edges: &[f32],
+    reduce: impl Fn(&[f32]) -> f32,
+) -> Result<Vec<Vec<f32>>> {
+    ensure!(
+        bin_edges.len() >= 2,
+        "distogram: {} bin edges, need at least 2",
+        bin_edges.len()
+    );
     ensure!(
         bin_edges.windows(2).all(|w| w[0] < w[1]),
         "distogram: bin edges are not strictly increasing"
@@ -34,42 +43,60 @@ fn probabilities(logits: &[f32], bin_edges: &[f32]) -> Result<(Vec<Vec<f32>>, us
     );
     let pairs = logits.len() / n_bins;
     let n_res = (pairs as f64).sqrt().round() as usize;
-    ensure!(n_res * n_res == pairs, "distogram: {pairs} residue pairs is not a square N_res × N_res");
-    let probs = logits
-        .chunks(n_bins)
+    ensure!(
+        n_res * n_res == pairs,
+        "distogram: {pairs} residue pairs is not a square N_res × N_res"
+    );
+    let mut probs = vec![0.0f32; n_bins];
+    let values: Vec<f32> = logits
+        .chunks_exact(n_bins)
         .map(|pair| {
             let max = pair.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let exp: Vec<f32> = pair.iter().map(|l| (l - max).exp()).collect();
-            let total: f32 = exp.iter().sum();
-            exp.into_iter().map(|e| e / total).collect()
+            let mut total = 0.0;
+            for (p, &l) in probs.iter_mut().zip(pair) {
+                *p = (l - max).exp();
+                total += *p;
+            }
+            probs.iter_mut().for_each(|p| *p /= total);
+            reduce(&probs)
         })
         .collect();
-    Ok((probs, n_res))
+    Ok(values.chunks(n_res).map(<[f32]>::to_vec).collect())
 }
 
 /// Expected distance (Å) per residue pair, `[N_res][N_res]`, from distogram `logits`
 /// (`[N_res, N_res, n_bins]`, row-major) and `bin_edges` (`[n_bins - 1]`).
 pub fn expected_distances(logits: &[f32], bin_edges: &[f32]) -> Result<Vec<Vec<f32>>> {
-    let (probs, n_res) = probabilities(logits, bin_edges)?;
-    let width = bin_edges[1] - bin_edges[0];
-    let last = bin_edges[bin_edges.len() - 1];
-    let centres: Vec<f32> = std::iter::once(bin_edges[0] - width / 2.0)
+    let (first, last) = match bin_edges {
+        [first, second, .., last] => (
+            *first - (second - first) / 2.0,
+            *last + (second - first) / 2.0,
+        ),
+        _ => anyhow::bail!("distogram: {} bin edges, need at least 2", bin_edges.len()),
+    };
+    let centres: Vec<f32> = std::iter::once(first)
         .chain(bin_edges.windows(2).map(|w| (w[0] + w[1]) / 2.0))
-        .chain(std::iter::once(last + width / 2.0))
+        .chain(std::iter::once(last))
         .collect();
-    let expected: Vec<f32> =
-        probs.iter().map(|p| p.iter().zip(&centres).map(|(p, c)| p * c).sum()).collect();
-    Ok(expected.chunks(n_res).map(<[f32]>::to_vec).collect())
+    reduce_pairs(logits, bin_edges, |probs| {
+        probs.iter().zip(&centres).map(|(p, c)| p * c).sum()
+    })
 }
 
 /// P(d < 8 Å) per residue pair, `[N_res][N_res]`: the summed probability of the bins whose upper
 /// edge is at most [`CONTACT_CUTOFF`] (7.9375 Å with AlphaFold's edges).
 pub fn contact_probabilities(logits: &[f32], bin_edges: &[f32]) -> Result<Vec<Vec<f32>>> {
-    let (probs, n_res) = probabilities(logits, bin_edges)?;
-    let contact_bins = bin_edges.iter().filter(|&&edge| edge <= CONTACT_CUTOFF).count();
-    ensure!(contact_bins > 0, "distogram: no bin ends below {CONTACT_CUTOFF} Å");
-    let contact: Vec<f32> = probs.iter().map(|p| p[..contact_bins].iter().sum()).collect();
-    Ok(contact.chunks(n_res).map(<[f32]>::to_vec).collect())
+    let contact_bins = bin_edges
+        .iter()
+        .filter(|&&edge| edge <= CONTACT_CUTOFF)
+        .count();
+    ensure!(
+        contact_bins > 0,
+        "distogram: no bin ends below {CONTACT_CUTOFF} Å"
+    );
+    reduce_pairs(logits, bin_edges, |probs| {
+        probs[..contact_bins].iter().sum()
+    })
 }
 
 /// Native contacts `[N_res][N_res]` of a structure: Cβ (Cα for glycine) closer than 8 Å.
@@ -83,7 +110,11 @@ pub fn native_contacts(protein: &Protein) -> Result<Vec<Vec<bool>>> {
     protein.check_consistent()?;
     let centres: Vec<Option<[f32; 3]>> = (0..protein.len())
         .map(|i| {
-            let atom = if Some(protein.aatype[i]) == glycine { ca } else { cb };
+            let atom = if Some(protein.aatype[i]) == glycine {
+                ca
+            } else {
+                cb
+            };
             (protein.atom_mask[i][atom] > 0.5).then_some(protein.atom_positions[i][atom])
         })
         .collect();
@@ -107,7 +138,11 @@ pub fn native_contacts(protein: &Protein) -> Result<Vec<Vec<bool>>> {
 /// The expected-distance map (`[N_res][N_res]` Å, e.g. from [`expected_distances`]).
 pub fn distance_map(distances: &[Vec<f32>]) -> Result<Figure> {
     let values = flatten_square("distance map", distances)?;
-    let max = values.iter().copied().filter(|v| v.is_finite()).fold(0.0f32, f32::max);
+    let max = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0f32, f32::max);
     let n = distances.len();
     render(&Heatmap::from_values(
         "Expected distance (distogram)".to_string(),
@@ -136,8 +171,13 @@ pub fn contact_map(probabilities: &[Vec<f32>], native: Option<&[Vec<bool>]>) -> 
         Some(_) => "Contacts: predicted (upper) vs native (lower)",
         None => "Predicted contacts",
     };
-    let mut heatmap =
-        Heatmap::from_values(title.to_string(), ("Residue", "Residue"), (n, n), &values, colour_bar)?;
+    let mut heatmap = Heatmap::from_values(
+        title.to_string(),
+        ("Residue", "Residue"),
+        (n, n),
+        &values,
+        colour_bar,
+    )?;
     if let Some(native) = native {
         ensure!(
             native.len() == n && native.iter().all(|row| row.len() == n),
@@ -186,17 +226,27 @@ mod tests {
         let distances = expected_distances(&chain_logits(3), &edges).unwrap();
         // |0 − 1| × 3.8 = 3.8 Å lies in [3.5625, 3.875), centre 3.71875 Å; the peak holds
         // e^20 / (e^20 + 63) of the mass, so the expectation is within 0.01 Å of the centre.
-        assert!((distances[0][1] - 3.71875).abs() < 0.01, "{}", distances[0][1]);
+        assert!(
+            (distances[0][1] - 3.71875).abs() < 0.01,
+            "{}",
+            distances[0][1]
+        );
         // 7.6 Å (one residue apart by two) is a contact, 11.4 Å is not.
         let contacts = contact_probabilities(&chain_logits(4), &edges).unwrap();
-        assert!(contacts[0][2] > 0.99 && contacts[0][3] < 0.01, "{contacts:?}");
+        assert!(
+            contacts[0][2] > 0.99 && contacts[0][3] < 0.01,
+            "{contacts:?}"
+        );
     }
 
     #[test]
     fn shape_errors_are_reported() {
         let edges = alphafold_edges();
         assert!(expected_distances(&[0.0; 63], &edges).is_err());
-        assert!(expected_distances(&[0.0; 64 * 3], &edges).unwrap_err().to_string().contains("square"));
+        assert!(expected_distances(&[0.0; 64 * 3], &edges)
+            .unwrap_err()
+            .to_string()
+            .contains("square"));
         assert!(contact_probabilities(&[0.0; 4], &[3.0, 2.0, 1.0]).is_err());
         assert!(contact_map(&[vec![0.5]], Some(&[vec![true, false]])).is_err());
     }
@@ -205,9 +255,13 @@ mod tests {
     fn distance_and_contact_snapshots() {
         let edges = alphafold_edges();
         let logits = chain_logits(16);
-        check_snapshot("distance_map", &distance_map(&expected_distances(&logits, &edges).unwrap()).unwrap());
-        let native: Vec<Vec<bool>> =
-            (0..16).map(|i: i32| (0..16).map(|j: i32| (i - j).abs() <= 3).collect()).collect();
+        check_snapshot(
+            "distance_map",
+            &distance_map(&expected_distances(&logits, &edges).unwrap()).unwrap(),
+        );
+        let native: Vec<Vec<bool>> = (0..16)
+            .map(|i: i32| (0..16).map(|j: i32| (i - j).abs() <= 3).collect())
+            .collect();
         let probs = contact_probabilities(&logits, &edges).unwrap();
         check_snapshot("contact_map", &contact_map(&probs, Some(&native)).unwrap());
     }
@@ -223,8 +277,10 @@ mod tests {
         // CB (CA for GLY) of each residue of model 1, chain A and counting |p − q| < 8 Å.
         let count = contacts.iter().flatten().filter(|&&c| c).count();
         assert_eq!((contacts.len(), count), (29, 221));
-        let probabilities: Vec<Vec<f32>> =
-            contacts.iter().map(|row| row.iter().map(|&c| c as u8 as f32 * 0.8).collect()).collect();
+        let probabilities: Vec<Vec<f32>> = contacts
+            .iter()
+            .map(|row| row.iter().map(|&c| c as u8 as f32 * 0.8).collect())
+            .collect();
         check_png(&contact_map(&probabilities, Some(&contacts)).unwrap());
     }
 

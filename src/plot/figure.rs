@@ -53,7 +53,8 @@ pub(crate) fn render(plot: &impl Draw) -> Result<Figure> {
     {
         let area = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         area.fill(&WHITE)?;
-        plot.draw(&area).with_context(|| format!("drawing the SVG of '{title}'"))?;
+        plot.draw(&area)
+            .with_context(|| format!("drawing the SVG of '{title}'"))?;
         area.present()?;
     }
 
@@ -61,11 +62,17 @@ pub(crate) fn render(plot: &impl Draw) -> Result<Figure> {
     {
         let area = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
         area.fill(&WHITE)?;
-        plot.draw(&area).with_context(|| format!("drawing the bitmap of '{title}'"))?;
+        plot.draw(&area)
+            .with_context(|| format!("drawing the bitmap of '{title}'"))?;
         area.present()?;
     }
     let png = encode_png(&rgb, (width, height))?;
-    Ok(Figure { title, svg, png, size: (width, height) })
+    Ok(Figure {
+        title,
+        svg,
+        png,
+        size: (width, height),
+    })
 }
 
 /// PNG bytes of an RGB8 buffer (`[height, width, 3]`, row-major).
@@ -82,7 +89,8 @@ fn register_font() -> Result<()> {
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, DEJAVU_SANS).is_ok()
     });
-    ok.then_some(()).ok_or_else(|| anyhow!("the embedded DejaVu Sans font failed to load"))
+    ok.then_some(())
+        .ok_or_else(|| anyhow!("the embedded DejaVu Sans font failed to load"))
 }
 
 /// The font for titles, axis descriptions and tick labels.
@@ -127,7 +135,10 @@ pub(crate) mod tests {
             std::fs::write(&path, &figure.svg).unwrap();
         }
         let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{}: {e} (run with HELIXFOLD_UPDATE_SNAPSHOTS=1 to create it)", path.display())
+            panic!(
+                "{}: {e} (run with HELIXFOLD_UPDATE_SNAPSHOTS=1 to create it)",
+                path.display()
+            )
         });
         assert!(
             expected == figure.svg,
@@ -142,9 +153,14 @@ pub(crate) mod tests {
             .expect("figure PNG decodes");
         assert_eq!((decoded.width(), decoded.height()), figure.size);
         if let Some(dir) = std::env::var_os("HELIXFOLD_PLOT_DIR") {
-            let name = figure.title.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), &figure.png)
-                .unwrap();
+            let name = figure
+                .title
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            std::fs::write(
+                std::path::Path::new(&dir).join(format!("{name}.png")),
+                &figure.png,
+            )
+            .unwrap();
         }
     }
 

@@ -17,7 +17,11 @@ pub(crate) fn read_npz_f32(path: &Path, keys: &[&str]) -> Vec<(Vec<f32>, Vec<usi
         .args(keys)
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", python.display()));
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let arrays: Vec<(Vec<f64>, Vec<usize>)> = serde_json::from_slice(&output.stdout).unwrap();
     arrays
         .into_iter()

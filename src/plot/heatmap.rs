@@ -51,7 +51,10 @@ impl Heatmap {
         values: &[f32],
         colour_bar: ColourBar,
     ) -> Result<Self> {
-        ensure!(rows > 0 && cols > 0, "{title}: nothing to plot (a {rows} × {cols} matrix)");
+        ensure!(
+            rows > 0 && cols > 0,
+            "{title}: nothing to plot (a {rows} × {cols} matrix)"
+        );
         ensure!(
             values.len() == rows * cols,
             "{title}: {} values for a {rows} × {cols} matrix",
@@ -86,7 +89,11 @@ pub(crate) fn flatten_square(what: &str, matrix: &[Vec<f32>]) -> Result<Vec<f32>
     let n = matrix.len();
     ensure!(n > 0, "{what}: the matrix is empty");
     for (i, row) in matrix.iter().enumerate() {
-        ensure!(row.len() == n, "{what}: row {i} has {} values, expected {n}", row.len());
+        ensure!(
+            row.len() == n,
+            "{what}: row {i} has {} values, expected {n}",
+            row.len()
+        );
     }
     Ok(matrix.concat())
 }
@@ -118,18 +125,31 @@ impl Heatmap {
         DB: DrawingBackend,
         DB::ErrorType: 'static,
     {
-        let x_axis = MatrixAxis { range: 0.0..self.cols as f64, flipped: false };
-        let y_axis = MatrixAxis { range: 0.0..self.rows as f64, flipped: self.rows_top_down };
+        let x_axis = MatrixAxis {
+            range: 0.0..self.cols as f64,
+            flipped: false,
+        };
+        let y_axis = MatrixAxis {
+            range: 0.0..self.rows as f64,
+            flipped: self.rows_top_down,
+        };
         let mut chart = ChartBuilder::on(area)
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(x_axis, y_axis)?;
-        fill_pixels(&chart.plotting_area().strip_coord_spec(), |(px, py), (width, height)| {
-            let from_top = py * self.rows / height;
-            let row = if self.rows_top_down { from_top } else { self.rows - 1 - from_top };
-            self.cells[row * self.cols + px * self.cols / width]
-        })?;
+        fill_pixels(
+            &chart.plotting_area().strip_coord_spec(),
+            |(px, py), (width, height)| {
+                let from_top = py * self.rows / height;
+                let row = if self.rows_top_down {
+                    from_top
+                } else {
+                    self.rows - 1 - from_top
+                };
+                self.cells[row * self.cols + px * self.cols / width]
+            },
+        )?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -143,7 +163,9 @@ impl Heatmap {
             .draw()?;
         if let Some(line) = &self.overlay {
             chart.draw_series(LineSeries::new(
-                line.iter().enumerate().map(|(col, &y)| (col as f64 + 0.5, y)),
+                line.iter()
+                    .enumerate()
+                    .map(|(col, &y)| (col as f64 + 0.5, y)),
                 BLACK.stroke_width(2),
             ))?;
         }
@@ -166,9 +188,13 @@ impl ColourBar {
             .margin_right(15)
             .set_label_area_size(LabelAreaPosition::Right, 70)
             .build_cartesian_2d(0.0..1.0, min..max)?;
-        fill_pixels(&chart.plotting_area().strip_coord_spec(), |(_, py), (_, height)| {
-            self.colormap.at(1.0 - py as f64 / (height.max(2) - 1) as f64)
-        })?;
+        fill_pixels(
+            &chart.plotting_area().strip_coord_spec(),
+            |(_, py), (_, height)| {
+                self.colormap
+                    .at(1.0 - py as f64 / (height.max(2) - 1) as f64)
+            },
+        )?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -254,11 +280,17 @@ mod tests {
 
     #[test]
     fn flipped_axis_puts_the_start_at_the_far_end() {
-        let axis = MatrixAxis { range: 0.0..10.0, flipped: true };
+        let axis = MatrixAxis {
+            range: 0.0..10.0,
+            flipped: true,
+        };
         // For a y axis plotters passes (bottom, top) pixel limits; row 0 must land on the top.
         assert_eq!(axis.map(&0.0, (100, 0)), 0);
         assert_eq!(axis.map(&10.0, (100, 0)), 100);
-        let plain = MatrixAxis { range: 0.0..10.0, flipped: false };
+        let plain = MatrixAxis {
+            range: 0.0..10.0,
+            flipped: false,
+        };
         assert_eq!(plain.map(&0.0, (100, 0)), 100);
     }
 
@@ -267,6 +299,11 @@ mod tests {
         assert!(flatten_square("x", &[]).is_err());
         let err = flatten_square("x", &[vec![1.0, 2.0], vec![3.0]]).unwrap_err();
         assert!(err.to_string().contains("row 1 has 1 values"), "{err}");
-        assert_eq!(flatten_square("x", &[vec![1.0, 2.0], vec![3.0, 4.0]]).unwrap().len(), 4);
+        assert_eq!(
+            flatten_square("x", &[vec![1.0, 2.0], vec![3.0, 4.0]])
+                .unwrap()
+                .len(),
+            4
+        );
     }
 }

@@ -32,7 +32,10 @@ pub(crate) struct Series {
 
 impl Series {
     pub(crate) fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
-        Series { name: name.into(), points }
+        Series {
+            name: name.into(),
+            points,
+        }
     }
 }
 
@@ -63,9 +66,20 @@ impl LineChart {
     pub fn new(title: &str, (x_label, y_label): (&str, &str), series: Vec<Series>) -> Result<Self> {
         ensure!(!series.is_empty(), "{title}: no series to plot");
         for s in &series {
-            ensure!(!s.points.is_empty(), "{title}: series '{}' has no points", s.name);
-            if let Some((x, y)) = s.points.iter().find(|(x, y)| !x.is_finite() || !y.is_finite()) {
-                bail!("{title}: series '{}' has a non-finite point ({x}, {y})", s.name);
+            ensure!(
+                !s.points.is_empty(),
+                "{title}: series '{}' has no points",
+                s.name
+            );
+            if let Some((x, y)) = s
+                .points
+                .iter()
+                .find(|(x, y)| !x.is_finite() || !y.is_finite())
+            {
+                bail!(
+                    "{title}: series '{}' has a non-finite point ({x}, {y})",
+                    s.name
+                );
             }
         }
         Ok(LineChart {
@@ -109,14 +123,25 @@ impl LineChart {
         let points = || self.series.iter().flat_map(|s| s.points.iter());
         let x_min = points().map(|p| p.0).fold(f64::INFINITY, f64::min);
         let x_max = points().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-        let x = if x_max > x_min { (x_min, x_max) } else { (x_min - 0.5, x_min + 0.5) };
+        let x = if x_max > x_min {
+            (x_min, x_max)
+        } else {
+            (x_min - 0.5, x_min + 0.5)
+        };
         let y = match self.y_range {
             Some(range) => range,
             None => {
-                let y_min = points().map(|p| self.plotted_y(p.1)).fold(f64::INFINITY, f64::min);
-                let y_max =
-                    points().map(|p| self.plotted_y(p.1)).fold(f64::NEG_INFINITY, f64::max);
-                let pad = if y_max > y_min { 0.05 * (y_max - y_min) } else { 0.5 };
+                let y_min = points()
+                    .map(|p| self.plotted_y(p.1))
+                    .fold(f64::INFINITY, f64::min);
+                let y_max = points()
+                    .map(|p| self.plotted_y(p.1))
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let pad = if y_max > y_min {
+                    0.05 * (y_max - y_min)
+                } else {
+                    0.5
+                };
                 (y_min - pad, y_max + pad)
             }
         };
@@ -126,7 +151,9 @@ impl LineChart {
 
 /// The value at log₁₀ position `exponent`, to two significant digits.
 fn format_log_tick(exponent: f64) -> String {
-    let rounded: f64 = format!("{:.1e}", 10f64.powf(exponent)).parse().unwrap_or(f64::NAN);
+    let rounded: f64 = format!("{:.1e}", 10f64.powf(exponent))
+        .parse()
+        .unwrap_or(f64::NAN);
     tick_label(rounded)
 }
 
@@ -152,7 +179,13 @@ impl Draw for LineChart {
             .y_label_area_size(70)
             .build_cartesian_2d(x_min..x_max, y_min..y_max)?;
         let log_y = self.log_y;
-        let y_formatter = move |v: &f64| if log_y { format_log_tick(*v) } else { tick_label(*v) };
+        let y_formatter = move |v: &f64| {
+            if log_y {
+                format_log_tick(*v)
+            } else {
+                tick_label(*v)
+            }
+        };
         chart
             .configure_mesh()
             .light_line_style(WHITE)
@@ -208,16 +241,27 @@ mod tests {
     fn rejects_empty_and_non_finite_series() {
         assert!(LineChart::new("t", ("x", "y"), vec![]).is_err());
         assert!(LineChart::new("t", ("x", "y"), vec![Series::new("a", vec![])]).is_err());
-        let err = LineChart::new("t", ("x", "y"), vec![Series::new("a", vec![(1.0, f64::NAN)])])
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("non-finite point (1, NaN)"), "{err}");
+        let err = LineChart::new(
+            "t",
+            ("x", "y"),
+            vec![Series::new("a", vec![(1.0, f64::NAN)])],
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.to_string().contains("non-finite point (1, NaN)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn log_scale_needs_positive_values_and_labels_powers_of_ten() {
         let zero = vec![Series::new("loss", vec![(0.0, 1.0), (1.0, 0.0)])];
-        let err = LineChart::new("t", ("x", "y"), zero).unwrap().with_log_y().err().unwrap();
+        let err = LineChart::new("t", ("x", "y"), zero)
+            .unwrap()
+            .with_log_y()
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("y = 0 at x = 1"), "{err}");
         assert_eq!(format_log_tick(-3.0), "0.001");
         assert_eq!(format_log_tick(0.5), "3.2");
@@ -226,9 +270,12 @@ mod tests {
 
     #[test]
     fn ranges_pad_the_data_and_widen_a_single_point() {
-        let chart =
-            LineChart::new("t", ("x", "y"), vec![Series::new("a", vec![(2.0, 0.0), (4.0, 10.0)])])
-                .unwrap();
+        let chart = LineChart::new(
+            "t",
+            ("x", "y"),
+            vec![Series::new("a", vec![(2.0, 0.0), (4.0, 10.0)])],
+        )
+        .unwrap();
         assert_eq!(chart.ranges(), ((2.0, 4.0), (-0.5, 10.5)));
         let single =
             LineChart::new("t", ("x", "y"), vec![Series::new("a", vec![(3.0, 1.0)])]).unwrap();

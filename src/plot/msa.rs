@@ -36,7 +36,9 @@ fn is_gap(residue: u8) -> bool {
 /// Non-gap sequences per alignment column (`[N_columns]`).
 pub fn msa_depth_per_position(msa: &Msa) -> Result<Vec<usize>> {
     let rows = aligned_rows(msa)?;
-    Ok((0..rows[0].len()).map(|col| rows.iter().filter(|row| !is_gap(row[col])).count()).collect())
+    Ok((0..rows[0].len())
+        .map(|col| rows.iter().filter(|row| !is_gap(row[col])).count())
+        .collect())
 }
 
 /// ColabFold-style coverage: sequences sorted by identity to the query, coloured by identity.
@@ -57,7 +59,9 @@ pub fn msa_coverage(msa: &Msa) -> Result<Figure> {
         .iter()
         .flat_map(|&i| {
             let row_identity = identity[i];
-            rows[i].iter().map(move |&r| if is_gap(r) { f32::NAN } else { row_identity })
+            rows[i]
+                .iter()
+                .map(move |&r| if is_gap(r) { f32::NAN } else { row_identity })
         })
         .collect();
     let mut heatmap = Heatmap::from_values(
@@ -75,7 +79,12 @@ pub fn msa_coverage(msa: &Msa) -> Result<Figure> {
     // count of sequences, as in ColabFold.
     heatmap.rows_top_down = false;
     heatmap.cells = order_rows_bottom_up(heatmap.cells, query.len());
-    heatmap.overlay = Some(msa_depth_per_position(msa)?.into_iter().map(|d| d as f64).collect());
+    heatmap.overlay = Some(
+        msa_depth_per_position(msa)?
+            .into_iter()
+            .map(|d| d as f64)
+            .collect(),
+    );
     render(&heatmap)
 }
 
@@ -96,7 +105,11 @@ fn order_rows_bottom_up<T>(cells: Vec<T>, cols: usize) -> Vec<T> {
 /// Non-gap sequences per position as a line chart.
 pub fn msa_depth(msa: &Msa) -> Result<Figure> {
     let depth = msa_depth_per_position(msa)?;
-    let points = depth.iter().enumerate().map(|(i, &d)| ((i + 1) as f64, d as f64)).collect();
+    let points = depth
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| ((i + 1) as f64, d as f64))
+        .collect();
     render(&LineChart::new(
         "MSA depth per position",
         ("Position", "Sequences (non-gap)"),
@@ -110,7 +123,8 @@ mod tests {
     use crate::data::msa::parse_a3m;
     use crate::plot::figure::tests::{check_png, check_snapshot};
 
-    const A3M: &str = ">query\nMKVLAAGIVG\n>close\nMKVLAAGLVG\n>partial\n----AAGIV-\n>far\nMRILSSG---\n";
+    const A3M: &str =
+        ">query\nMKVLAAGIVG\n>close\nMKVLAAGLVG\n>partial\n----AAGIV-\n>far\nMRILSSG---\n";
 
     #[test]
     fn depth_counts_non_gap_rows() {
@@ -136,7 +150,9 @@ mod tests {
 
     #[test]
     fn plots_a_colabfold_a3m() {
-        let Some(path) = crate::testing::shared_data("colabfold/6A5J.a3m") else { return };
+        let Some(path) = crate::testing::shared_data("colabfold/6A5J.a3m") else {
+            return;
+        };
         let msa = crate::data::msa::read_a3m(&path).unwrap();
         check_png(&msa_coverage(&msa).unwrap());
     }

@@ -14,7 +14,10 @@ fn to_series(named: &[NamedSeries]) -> Vec<Series> {
     named
         .iter()
         .map(|(name, points)| {
-            Series::new(*name, points.iter().map(|&(step, v)| (step as f64, v)).collect())
+            Series::new(
+                *name,
+                points.iter().map(|&(step, v)| (step as f64, v)).collect(),
+            )
         })
         .collect()
 }
@@ -32,7 +35,12 @@ pub fn losses(terms: &[NamedSeries], log_y: bool) -> Result<Figure> {
 
 /// Learning rate over steps (log scale shows warm-up and decay alike).
 pub fn learning_rate(points: &[(u64, f64)], log_y: bool) -> Result<Figure> {
-    steps_chart("Learning rate", "Learning rate", &[("learning rate", points)], log_y)
+    steps_chart(
+        "Learning rate",
+        "Learning rate",
+        &[("learning rate", points)],
+        log_y,
+    )
 }
 
 /// Global gradient norm (before clipping) over steps.
@@ -47,7 +55,12 @@ pub fn lddt_ca(series: &[NamedSeries]) -> Result<Figure> {
 
 /// Wall-clock seconds per step.
 pub fn step_time(points: &[(u64, f64)]) -> Result<Figure> {
-    steps_chart("Step time", "Seconds per step", &[("step time", points)], false)
+    steps_chart(
+        "Step time",
+        "Seconds per step",
+        &[("step time", points)],
+        false,
+    )
 }
 
 #[cfg(test)]
@@ -57,21 +70,28 @@ mod tests {
 
     /// Synthetic exponential decays toward different floors, one point every 10 steps.
     fn decay(start: f64, floor: f64) -> Vec<(u64, f64)> {
-        (0..30).map(|i| (i * 10, floor + (start - floor) * (-(i as f64) / 8.0).exp())).collect()
+        (0..30)
+            .map(|i| (i * 10, floor + (start - floor) * (-(i as f64) / 8.0).exp()))
+            .collect()
     }
 
     #[test]
     fn loss_snapshot_linear_and_log() {
         let fape = decay(3.0, 0.8);
         let distogram = decay(4.0, 1.5);
-        let terms = [("fape", fape.as_slice()), ("distogram", distogram.as_slice())];
+        let terms = [
+            ("fape", fape.as_slice()),
+            ("distogram", distogram.as_slice()),
+        ];
         check_snapshot("losses", &losses(&terms, false).unwrap());
         check_snapshot("losses_log", &losses(&terms, true).unwrap());
     }
 
     #[test]
     fn single_series_plots_render() {
-        let lr: Vec<(u64, f64)> = (0..50).map(|s| (s, 1e-3 * (s.min(10) as f64 + 1.0) / 11.0)).collect();
+        let lr: Vec<(u64, f64)> = (0..50)
+            .map(|s| (s, 1e-3 * (s.min(10) as f64 + 1.0) / 11.0))
+            .collect();
         check_snapshot("learning_rate", &learning_rate(&lr, true).unwrap());
         let times = decay(2.0, 1.0);
         crate::plot::figure::tests::check_png(&step_time(&times).unwrap());
