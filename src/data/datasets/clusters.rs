@@ -18,7 +18,11 @@ impl ClusterList {
     pub fn parse(text: &str, source: &str) -> Result<Self> {
         let clusters: Vec<Vec<String>> = text
             .lines()
-            .map(|line| line.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .map(|line| {
+                line.split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
             .filter(|members| !members.is_empty())
             .collect();
         if clusters.is_empty() {
@@ -78,7 +82,10 @@ mod tests {
             return;
         };
         let clusters = ClusterList::read(&list).unwrap();
-        assert_eq!(clusters.clusters, vec![vec!["102l_A".to_string()], vec!["150l_D".to_string()]]);
+        assert_eq!(
+            clusters.clusters,
+            vec![vec!["102l_A".to_string()], vec!["150l_D".to_string()]]
+        );
         let mapping = read_id_mapping(&mapping).unwrap();
         assert_eq!(mapping["150l_D"], "150l_D");
     }
@@ -89,7 +96,9 @@ mod tests {
         assert_eq!(list.clusters.len(), 2);
         assert_eq!(list.clusters[0], vec!["a", "b", "c"]);
         assert!(ClusterList::parse("\n \n", "t").is_err());
-        let err = parse_id_mapping("a x\nb y z\n", "m").unwrap_err().to_string();
+        let err = parse_id_mapping("a x\nb y z\n", "m")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("m:2"), "{err}");
     }
 }

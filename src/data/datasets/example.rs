@@ -4,8 +4,8 @@
 //! an alignment).
 use crate::data::array::FeatureDict;
 use crate::data::features::inputs::PipelineInputs;
-use crate::data::features::{process_training_features, DataConfig};
 use crate::data::features::labels::{align_native_to_query, make_labels};
+use crate::data::features::{process_training_features, DataConfig};
 use crate::data::protein::Protein;
 use crate::residue_constants::RESTYPES;
 use anyhow::{bail, Result};

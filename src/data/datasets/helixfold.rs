@@ -59,7 +59,12 @@ impl HelixFoldDataset {
         )
     }
 
-    fn open(root: &Path, cluster_list: &Path, features_dir: PathBuf, labels: Labels) -> Result<Self> {
+    fn open(
+        root: &Path,
+        cluster_list: &Path,
+        features_dir: PathBuf,
+        labels: Labels,
+    ) -> Result<Self> {
         Ok(Self {
             clusters: ClusterList::read(cluster_list)?.clusters,
             mapping: read_id_mapping(&root.join("protein_id.mapping"))?,
@@ -98,7 +103,8 @@ impl Dataset for HelixFoldDataset {
     }
 
     fn load(&self, id: &str) -> Result<TrainingExample> {
-        self.load_checked(id).with_context(|| format!("loading {id}"))
+        self.load_checked(id)
+            .with_context(|| format!("loading {id}"))
     }
 }
 
@@ -109,8 +115,11 @@ mod tests {
 
     #[test]
     fn loads_a_pdb_chain_with_its_mmcif_labels() {
-        let Some(root) = shared_data("helixfold_train_demo") else { return };
-        let set = HelixFoldDataset::pdb_set(&root, &root.join("protein_clust/demo_clust.list")).unwrap();
+        let Some(root) = shared_data("helixfold_train_demo") else {
+            return;
+        };
+        let set =
+            HelixFoldDataset::pdb_set(&root, &root.join("protein_clust/demo_clust.list")).unwrap();
         let example = set.load("102l_A").unwrap();
         // 102L is T4 lysozyme: 165 SEQRES residues (helixfold_train_demo/mmcif/102l.cif).
         assert_eq!(example.num_res(), 165);
@@ -123,16 +132,23 @@ mod tests {
 
     #[test]
     fn distillation_chains_are_plddt_filtered() {
-        let Some(root) = shared_data("helixfold_train_demo/distill") else { return };
-        let set =
-            HelixFoldDataset::distillation_set(&root, &root.join("demo_distill_clust.list")).unwrap();
+        let Some(root) = shared_data("helixfold_train_demo/distill") else {
+            return;
+        };
+        let set = HelixFoldDataset::distillation_set(&root, &root.join("demo_distill_clust.list"))
+            .unwrap();
         let ca = 1;
         let mut loaded = 0;
         for id in set.clusters().iter().flatten() {
             let Ok(example) = set.load(id) else { continue };
             loaded += 1;
             assert!(example.is_distillation);
-            for (mask, b_factors) in example.native.atom_mask.iter().zip(&example.native.b_factors) {
+            for (mask, b_factors) in example
+                .native
+                .atom_mask
+                .iter()
+                .zip(&example.native.b_factors)
+            {
                 if mask[ca] > 0.0 {
                     assert!(b_factors[ca] >= MIN_DISTILLATION_PLDDT);
                 }

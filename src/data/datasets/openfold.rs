@@ -38,7 +38,8 @@ impl OpenFoldDataset {
                 let entries = std::fs::read_dir(&alignments_dir)
                     .with_context(|| format!("listing {}", alignments_dir.display()))?;
                 for entry in entries {
-                    let entry = entry.with_context(|| format!("listing {}", alignments_dir.display()))?;
+                    let entry =
+                        entry.with_context(|| format!("listing {}", alignments_dir.display()))?;
                     if entry.path().is_dir() {
                         ids.push(entry.file_name().to_string_lossy().into_owned());
                     }
@@ -73,7 +74,11 @@ impl OpenFoldDataset {
             bail!("the MSA is empty");
         }
         for msa in &msas {
-            let query = msa.sequences.first().map(String::as_str).unwrap_or_default();
+            let query = msa
+                .sequences
+                .first()
+                .map(String::as_str)
+                .unwrap_or_default();
             if !query.eq_ignore_ascii_case(&sequence) {
                 bail!(
                     "the alignment's query {query:?} is not the structure's sequence {sequence:?}"
@@ -121,7 +126,8 @@ impl Dataset for OpenFoldDataset {
     }
 
     fn load(&self, id: &str) -> Result<TrainingExample> {
-        self.load_checked(id).with_context(|| format!("loading {id}"))
+        self.load_checked(id)
+            .with_context(|| format!("loading {id}"))
     }
 }
 
@@ -137,17 +143,30 @@ pub(crate) mod tests {
         let alignments = root.join("alignments").join(id);
         std::fs::create_dir_all(&alignments).unwrap();
         std::fs::create_dir_all(root.join("mmcif")).unwrap();
-        for name in ["bfd_uniclust_hits.a3m", "uniref90_hits.sto", "mgnify_hits.sto"] {
-            std::fs::copy(source.join("alignments/1psm_A").join(name), alignments.join(name)).unwrap();
+        for name in [
+            "bfd_uniclust_hits.a3m",
+            "uniref90_hits.sto",
+            "mgnify_hits.sto",
+        ] {
+            std::fs::copy(
+                source.join("alignments/1psm_A").join(name),
+                alignments.join(name),
+            )
+            .unwrap();
         }
         let pdb = id.rsplit_once('_').unwrap().0;
-        std::fs::copy(source.join("mmcif/1psm.cif"), root.join("mmcif").join(format!("{pdb}.cif")))
-            .unwrap();
+        std::fs::copy(
+            source.join("mmcif/1psm.cif"),
+            root.join("mmcif").join(format!("{pdb}.cif")),
+        )
+        .unwrap();
     }
 
     #[test]
     fn loads_1psm_with_all_three_alignments() {
-        let Some(root) = shared_data("openfold_mini") else { return };
+        let Some(root) = shared_data("openfold_mini") else {
+            return;
+        };
         let set = OpenFoldDataset::open(&root, None).unwrap();
         assert!(set.clusters().iter().any(|c| c == &["1psm_A".to_string()]));
         let example = set.load("1psm_A").unwrap();
@@ -161,17 +180,22 @@ pub(crate) mod tests {
     /// copy is still served.
     #[test]
     fn malformed_examples_are_reported_and_skipped() {
-        let Some(source) = shared_data("openfold_mini") else { return };
+        let Some(source) = shared_data("openfold_mini") else {
+            return;
+        };
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path();
         for id in ["good_A", "noatoms_A", "emptymsa_A", "mismatch_A"] {
             copy_1psm(&source, root, id);
         }
-        // No label atoms: every coordinate row of the mmCIF removed.
+        // Missing label atoms: every CA coordinate row of the mmCIF removed (`label_atom_id`
+        // is the fourth `_atom_site` column of 1psm.cif).
         let cif = std::fs::read_to_string(root.join("mmcif/noatoms.cif")).unwrap();
         let stripped: String = cif
             .lines()
-            .filter(|line| !line.starts_with("ATOM") && !line.starts_with("HETATM"))
+            .filter(|line| {
+                !(line.starts_with("ATOM") && line.split_whitespace().nth(3) == Some("CA"))
+            })
             .map(|line| format!("{line}\n"))
             .collect();
         std::fs::write(root.join("mmcif/noatoms.cif"), stripped).unwrap();
@@ -196,9 +220,23 @@ pub(crate) mod tests {
         for _ in 0..6 {
             assert_eq!(sampler.next_example(&mut warnings).unwrap().id, "good_A");
         }
-        let ids: std::collections::BTreeSet<&str> = warnings.iter().map(|w| w.id.as_str()).collect();
-        assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["emptymsa_A", "mismatch_A", "noatoms_A"]);
+        let ids: std::collections::BTreeSet<&str> =
+            warnings.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(
+            ids.into_iter().collect::<Vec<_>>(),
+            ["emptymsa_A", "mismatch_A", "noatoms_A"]
+        );
         let reason = |id: &str| warnings.iter().find(|w| w.id == id).unwrap().reason.clone();
-        assert!(reason("emptymsa_A").contains("empty"), "{}", reason("emptymsa_A"));
+        assert!(
+            reason("noatoms_A").contains("N, CA and C"),
+            "{}",
+            reason("noatoms_A")
+        );
+        assert!(reason("mismatch_A").contains("not the structure's sequence"));
+        assert!(
+            reason("emptymsa_A").contains("empty"),
+            "{}",
+            reason("emptymsa_A")
+        );
     }
 }

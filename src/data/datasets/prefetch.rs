@@ -150,7 +150,10 @@ mod tests {
     fn slow_process(_: &TrainingExample, seed: u64) -> Result<FeatureDict> {
         std::thread::sleep(Duration::from_millis(seed % 3));
         let mut batch = FeatureDict::new();
-        batch.insert("seed".into(), NpArray::scalar(ArrayData::I64(vec![seed as i64]))?);
+        batch.insert(
+            "seed".into(),
+            NpArray::scalar(ArrayData::I64(vec![seed as i64]))?,
+        );
         Ok(batch)
     }
 
@@ -200,13 +203,17 @@ mod tests {
         for _ in 0..10 {
             assert_ne!(prefetcher.next_example(&mut warnings).unwrap().id, "a");
         }
-        assert!(warnings.iter().any(|w| w.id == "a" && w.reason.contains("cannot crop")));
+        assert!(warnings
+            .iter()
+            .any(|w| w.id == "a" && w.reason.contains("cannot crop")));
     }
 
     /// 1psm from openfold_mini through the whole training pipeline on the worker.
     #[test]
     fn prefetches_processed_openfold_examples() {
-        let Some(root) = shared_data("openfold_mini") else { return };
+        let Some(root) = shared_data("openfold_mini") else {
+            return;
+        };
         let temp = tempfile::tempdir().unwrap();
         crate::data::datasets::openfold::tests::copy_1psm(&root, temp.path(), "1psm_A");
         let set = Arc::new(OpenFoldDataset::open(temp.path(), None).unwrap());
@@ -218,11 +225,15 @@ mod tests {
             ..DataConfig::default()
         };
         let sampler = TrainingSampler::new(set, 0).unwrap();
-        let mut prefetcher =
-            Prefetcher::spawn(sampler, 1, move |example, seed| example.process(&config, seed));
+        let mut prefetcher = Prefetcher::spawn(sampler, 1, move |example, seed| {
+            example.process(&config, seed)
+        });
         let example = prefetcher.next_example(&mut Vec::new()).unwrap();
         assert_eq!(example.id, "1psm_A");
-        assert_eq!(example.batch["all_atom_positions"].shape, vec![1, 16, 37, 3]);
+        assert_eq!(
+            example.batch["all_atom_positions"].shape,
+            vec![1, 16, 37, 3]
+        );
         assert_eq!(example.batch["msa_feat"].shape, vec![1, 4, 16, 49]);
     }
 }

@@ -120,10 +120,16 @@ pub(crate) mod tests {
             vec!["s1".into(), "s2".into(), "s3".into(), "s4".into()],
             vec!["bad1".into()],
         ];
-        let lengths = [("big", 600), ("s1", 600), ("s2", 600), ("s3", 600), ("s4", 600)]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let lengths = [
+            ("big", 600),
+            ("s1", 600),
+            ("s2", 600),
+            ("s3", 600),
+            ("s4", 600),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
         Arc::new(FakeDataset { clusters, lengths })
     }
 
@@ -141,7 +147,9 @@ pub(crate) mod tests {
         let share = big as f64 / draws as f64;
         assert!((share - 0.5).abs() < 0.05, "{share}");
         assert!(!warnings.is_empty());
-        assert!(warnings.iter().all(|w| w.id == "bad1" && w.reason.contains("on purpose")));
+        assert!(warnings
+            .iter()
+            .all(|w| w.id == "bad1" && w.reason.contains("on purpose")));
     }
 
     #[test]

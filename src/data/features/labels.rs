@@ -163,7 +163,11 @@ fn rigid_to_flat12(rigid: &Rigid) -> Tensor {
 
 /// The labels of `native`, already aligned to the query ([`align_native_to_query`]).
 /// `resolution` is in Å (0 when unknown, e.g. a prediction used for distillation).
-pub fn make_labels(native: &Protein, resolution: f32, is_distillation: bool) -> Result<FeatureDict> {
+pub fn make_labels(
+    native: &Protein,
+    resolution: f32,
+    is_distillation: bool,
+) -> Result<FeatureDict> {
     native.check_consistent()?;
     let n = native.len() as i64;
     if n == 0 {
@@ -197,7 +201,10 @@ pub fn make_labels(native: &Protein, resolution: f32, is_distillation: bool) -> 
         ("atom14_alt_gt_exists", atom14.atom14_alt_gt_exists),
         ("atom14_atom_is_ambiguous", atom14.atom14_atom_is_ambiguous),
         ("rigidgroups_gt_frames", rigid_to_flat12(&frames.gt_frames)),
-        ("rigidgroups_alt_gt_frames", rigid_to_flat12(&frames.alt_gt_frames)),
+        (
+            "rigidgroups_alt_gt_frames",
+            rigid_to_flat12(&frames.alt_gt_frames),
+        ),
         ("rigidgroups_gt_exists", frames.gt_exists.shallow_clone()),
         ("rigidgroups_group_exists", frames.group_exists),
         ("rigidgroups_group_is_ambiguous", frames.group_is_ambiguous),
@@ -205,14 +212,24 @@ pub fn make_labels(native: &Protein, resolution: f32, is_distillation: bool) -> 
         ("backbone_affine_mask", frames.gt_exists.select(-1, 0)),
         ("pseudo_beta", pseudo_beta(&aatype, &positions)),
         ("pseudo_beta_mask", pseudo_beta_mask(&aatype, &mask)),
-        ("chi_angles_sin_cos", torsions.sin_cos.narrow(-2, FIRST_CHI, NUM_CHI)),
+        (
+            "chi_angles_sin_cos",
+            torsions.sin_cos.narrow(-2, FIRST_CHI, NUM_CHI),
+        ),
         ("chi_mask", torsions.mask.narrow(-1, FIRST_CHI, NUM_CHI)),
         ("resolution", Tensor::from(resolution)),
-        ("is_distillation", Tensor::from(if is_distillation { 1.0f32 } else { 0.0 })),
+        (
+            "is_distillation",
+            Tensor::from(if is_distillation { 1.0f32 } else { 0.0 }),
+        ),
     ];
     let mut labels = FeatureDict::new();
     for (key, tensor) in tensors {
-        let tensor = if tensor.kind() == Kind::Double { tensor.to_kind(Kind::Float) } else { tensor };
+        let tensor = if tensor.kind() == Kind::Double {
+            tensor.to_kind(Kind::Float)
+        } else {
+            tensor
+        };
         let array = NpArray::from_tensor(&tensor).with_context(|| format!("label {key}"))?;
         labels.insert(key.to_owned(), array);
     }
@@ -322,7 +339,10 @@ mod tests {
             let c_local = local(c);
             let ca_c: f32 = (0..3).map(|k| (c[k] - ca[k]).powi(2)).sum::<f32>().sqrt();
             assert!((c_local[0] - ca_c).abs() < 1e-3, "{c_local:?}");
-            assert!(c_local[1].abs() < 1e-3 && c_local[2].abs() < 1e-3, "{c_local:?}");
+            assert!(
+                c_local[1].abs() < 1e-3 && c_local[2].abs() < 1e-3,
+                "{c_local:?}"
+            );
             let n_local = local(n_atom);
             assert!(n_local[2].abs() < 1e-3 && n_local[1] > 0.0, "{n_local:?}");
             checked += 1;
@@ -334,7 +354,9 @@ mod tests {
     /// have zero masks everywhere.
     #[test]
     fn labels_of_1psm_reproduce_its_backbone() {
-        let Some(path) = shared_data("openfold_mini/mmcif/1psm.cif") else { return };
+        let Some(path) = shared_data("openfold_mini/mmcif/1psm.cif") else {
+            return;
+        };
         let mmcif = read_mmcif(&path).unwrap();
         let chain = mmcif_chain_to_protein(&mmcif, "A").unwrap();
         let sequence: String = chain.aatype.iter().map(|&a| one_letter(a)).collect();
@@ -343,7 +365,10 @@ mod tests {
         let labels = make_labels(&native, mmcif.header.resolution as f32, false).unwrap();
         check_shapes(&labels, native.len());
         check_backbone(&labels, &native);
-        assert_eq!(f32s(&labels, "resolution"), vec![mmcif.header.resolution as f32]);
+        assert_eq!(
+            f32s(&labels, "resolution"),
+            vec![mmcif.header.resolution as f32]
+        );
         let exists = f32s(&labels, "atom14_gt_exists");
         let pseudo_beta_mask = f32s(&labels, "pseudo_beta_mask");
         let chi_mask = f32s(&labels, "chi_mask");
@@ -373,7 +398,10 @@ mod tests {
         let aligned = align_native_to_query(&native, &sequence).unwrap();
         assert_eq!(aligned.len(), 172);
         for (k, &number) in native.residue_index.iter().enumerate() {
-            assert_eq!(aligned.atom_positions[number as usize - 1], native.atom_positions[k]);
+            assert_eq!(
+                aligned.atom_positions[number as usize - 1],
+                native.atom_positions[k]
+            );
         }
         let numbered: std::collections::HashSet<i32> =
             native.residue_index.iter().copied().collect();
@@ -384,7 +412,9 @@ mod tests {
         let frames_exist = f32s(&labels, "rigidgroups_gt_exists");
         for i in 0..172 {
             if !numbered.contains(&(i as i32 + 1)) {
-                assert!(all_atom_mask[i * 37..(i + 1) * 37].iter().all(|&m| m == 0.0));
+                assert!(all_atom_mask[i * 37..(i + 1) * 37]
+                    .iter()
+                    .all(|&m| m == 0.0));
                 assert!(frames_exist[i * 8..(i + 1) * 8].iter().all(|&m| m == 0.0));
             }
         }
@@ -392,18 +422,25 @@ mod tests {
 
     #[test]
     fn a_structure_of_another_sequence_is_rejected() {
-        let Some(pdb) = shared_data("casp14_demo/T1026/native.pdb") else { return };
+        let Some(pdb) = shared_data("casp14_demo/T1026/native.pdb") else {
+            return;
+        };
         let native = read_pdb(&pdb).unwrap();
-        let err = align_native_to_query(&native, "MKWVLLLGGGAAAWWWKKK").unwrap_err().to_string();
-        assert!(err.contains("not of the query") || err.contains("no counterpart"), "{err}");
+        let err = align_native_to_query(&native, "MKWVLLLGGGAAAWWWKKK")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not of the query") || err.contains("no counterpart"),
+            "{err}"
+        );
     }
 
     /// 1psm with its OpenFold alignment (openfold_mini/alignments/1psm_A): the labels are
     /// cropped with the features' residue window and stacked on the recycle axis.
     #[test]
     fn training_pipeline_crops_labels_with_the_features() {
-        use crate::data::features::{process_training_features, DataConfig};
         use crate::data::features::sequence_features::make_raw_features;
+        use crate::data::features::{process_training_features, DataConfig};
         use crate::data::msa::read_a3m;
         let (Some(cif), Some(a3m)) = (
             shared_data("openfold_mini/mmcif/1psm.cif"),
@@ -428,9 +465,14 @@ mod tests {
         };
         let batch = process_training_features(&raw, &labels, &config, 7).unwrap();
         assert_eq!(batch["all_atom_positions"].shape, vec![copies, crop, 37, 3]);
-        assert_eq!(batch["rigidgroups_gt_frames"].shape, vec![copies, crop, 8, 12]);
+        assert_eq!(
+            batch["rigidgroups_gt_frames"].shape,
+            vec![copies, crop, 8, 12]
+        );
         assert_eq!(batch["resolution"].shape, vec![copies]);
-        let ArrayData::I32(residue_index) = &batch["residue_index"].data else { panic!() };
+        let ArrayData::I32(residue_index) = &batch["residue_index"].data else {
+            panic!()
+        };
         let start = residue_index[0] as usize;
         let full = f32s(&labels, "atom14_gt_positions");
         let cropped = f32s(&batch, "atom14_gt_positions");
