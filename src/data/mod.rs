@@ -2,6 +2,7 @@
 //! and the feature pipeline that turns them into the model's batch.
 pub mod array;
 pub mod cif;
+pub mod datasets;
 pub mod fasta;
 pub mod feature_file;
 pub mod features;

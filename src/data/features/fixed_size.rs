@@ -19,8 +19,8 @@ pub enum Axis {
     Fixed,
 }
 
-/// Axes of every feature the processed batch keeps (AlphaFold's eval `feat` schema, for the
-/// features an inference batch has). `None` for features the batch drops.
+/// Axes of every feature the processed batch keeps (AlphaFold's `feat` schema, for the
+/// features an inference batch has and the training labels). `None` for features the batch drops.
 pub fn feature_axes(key: &str) -> Option<&'static [Axis]> {
     use Axis::*;
     Some(match key {
@@ -44,6 +44,25 @@ pub fn feature_axes(key: &str) -> Option<&'static [Axis]> {
         "template_all_atom_positions" => &[Templates, Res, Fixed, Fixed],
         "template_mask" => &[Templates],
         "template_sum_probs" => &[Templates, Fixed],
+        // Training labels (`features/labels.rs`).
+        "resolution" => &[],
+        "backbone_affine_mask" | "pseudo_beta_mask" => &[Res],
+        "all_atom_mask"
+        | "atom14_gt_exists"
+        | "atom14_alt_gt_exists"
+        | "atom14_atom_is_ambiguous"
+        | "rigidgroups_gt_exists"
+        | "rigidgroups_group_exists"
+        | "rigidgroups_group_is_ambiguous"
+        | "backbone_affine_tensor"
+        | "pseudo_beta"
+        | "chi_mask" => &[Res, Fixed],
+        "all_atom_positions"
+        | "atom14_gt_positions"
+        | "atom14_alt_gt_positions"
+        | "rigidgroups_gt_frames"
+        | "rigidgroups_alt_gt_frames"
+        | "chi_angles_sin_cos" => &[Res, Fixed, Fixed],
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@ pub mod atom14_masks;
 pub mod config;
 pub mod fixed_size;
 pub mod inputs;
+pub mod labels;
 pub mod msa_clusters;
 pub mod msa_feat;
 pub mod msa_rows;
@@ -15,5 +16,5 @@ pub mod summary;
 pub mod templates;
 
 pub use config::DataConfig;
-pub use pipeline::process_features;
+pub use pipeline::{process_features, process_training_features};
 pub use summary::FeatureSummary;

@@ -9,7 +9,7 @@
 //! new leading axis: `msa_feat` is `[num_batches, N_clust, N_res, 49]`.
 use super::atom14_masks::make_atom14_masks;
 use super::config::DataConfig;
-use super::fixed_size::{feature_axes, stack_batches, CropAndPad, PaddedSizes};
+use super::fixed_size::{feature_axes, stack_batches, Axis, CropAndPad, PaddedSizes};
 use super::inputs::PipelineInputs;
 use super::msa_clusters::{assign_clusters, summarize_clusters};
 use super::msa_feat::{deletion_value, has_deletion, make_msa_feat, make_target_feat};
@@ -32,6 +32,38 @@ pub fn process_inputs(
     config: &DataConfig,
     seed: u64,
 ) -> Result<FeatureDict> {
+    process_inputs_with_labels(inputs, &FeatureDict::new(), config, seed)
+}
+
+/// The pipeline of a training example: the features of [`process_features`] plus the training
+/// labels (`features::labels::make_labels`, over the same residues as `raw`), cropped and padded
+/// with the same residue window and stacked on the same leading axis.
+pub fn process_training_features(
+    raw: &FeatureDict,
+    labels: &FeatureDict,
+    config: &DataConfig,
+    seed: u64,
+) -> Result<FeatureDict> {
+    let inputs = PipelineInputs::from_raw(raw, config.use_templates)?;
+    for (key, array) in labels {
+        let per_residue = feature_axes(key).is_some_and(|axes| axes.first() == Some(&Axis::Res));
+        if per_residue && array.shape.first() != Some(&inputs.num_res) {
+            bail!(
+                "label {key} has shape {:?}, the features have {} residues",
+                array.shape,
+                inputs.num_res
+            );
+        }
+    }
+    process_inputs_with_labels(&inputs, labels, config, seed)
+}
+
+fn process_inputs_with_labels(
+    inputs: &PipelineInputs,
+    labels: &FeatureDict,
+    config: &DataConfig,
+    seed: u64,
+) -> Result<FeatureDict> {
     if config.msa_cluster_rows() == 0 {
         bail!(
             "the configuration leaves no MSA cluster rows (max_msa_clusters {})",
@@ -40,7 +72,8 @@ pub fn process_inputs(
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let crop_seed = [rng.gen::<i32>(), rng.gen::<i32>()];
-    let shared = non_ensembled_features(inputs, crop_seed)?;
+    let mut shared = non_ensembled_features(inputs, crop_seed)?;
+    shared.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     let plan = crop_plan(inputs, config, crop_seed);
     let batches = (0..config.num_batches())
         .map(|_| {
