@@ -2,6 +2,7 @@
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod kernel;
 pub mod metrics;
 pub mod repl;
 pub mod residue_constants;
