@@ -3,6 +3,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod geometry;
+pub mod kernel;
 pub mod metrics;
 pub mod model;
 pub mod plot;

@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 
+pub mod kernel;
 pub mod repl;
 pub mod run;
 pub mod score;
@@ -31,6 +32,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Start the interactive session (also what `helixfold` alone does on a terminal).
     Repl,
+    /// Serve a Jupyter kernel, or install, list and uninstall its kernelspec.
+    Kernel(kernel::KernelArgs),
 }
 
 impl Cli {
@@ -40,6 +43,7 @@ impl Cli {
             (Some(commands), _) => run::run_batch(commands, "-c"),
             (None, Some(Command::Score(args))) => score::run(args),
             (None, Some(Command::Run(args))) => run::run(args),
+            (None, Some(Command::Kernel(args))) => kernel::run(args),
             (None, Some(Command::Repl)) => repl::run(),
             (None, None) if std::io::stdin().is_terminal() => repl::run(),
             (None, None) => run::run_stdin(),

@@ -267,6 +267,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         examples: &["reset", "reset history=true"],
         run: commands::general::reset,
     },
+    CommandSpec {
+        name: "sleep",
+        summary: "Wait a number of seconds (stops early, with an error, when interrupted).",
+        details: "Paces scripts and demonstrates interruption: Ctrl-C in the REPL or Interrupt in Jupyter ends it.",
+        args: &[ArgSpec {
+            name: "seconds",
+            kind: ArgKind::Float { min: 0.0, max: 86400.0 },
+            positional: true,
+            required: true,
+            help: "how long to wait",
+        }],
+        examples: &["sleep 0.5"],
+        run: commands::general::sleep,
+    },
 ];
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! Session-wide commands: help, echo, device, threads, history, reset.
+//! Session-wide commands: help, echo, device, threads, history, reset, sleep.
 use crate::session::args::Args;
 use crate::session::output::Output;
 use crate::session::table::{self, COMMANDS};
 use crate::session::Session;
 use anyhow::{bail, Result};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 pub fn help(_session: &mut Session, args: &Args) -> Result<Vec<Output>> {
     if let Some(name) = args.text("command") {
@@ -68,6 +70,24 @@ pub fn reset(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
     Ok(vec![Output::Text("session reset".into())])
 }
 
+/// How often `sleep` looks at the interrupt flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(10);
+
+pub fn sleep(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+    let seconds = args.float("seconds").unwrap_or(0.0);
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    loop {
+        if session.interrupt.load(Ordering::SeqCst) {
+            bail!("interrupted");
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(Vec::new());
+        }
+        std::thread::sleep(INTERRUPT_POLL.min(deadline - now));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +119,23 @@ mod tests {
         run(&mut session, "echo a; echo b");
         let text = run(&mut session, "history 2")[0].to_text();
         assert!(text.contains("2  echo b") && text.contains("3  history 2"), "{text}");
+    }
+
+    #[test]
+    fn sleep_waits_and_stops_when_interrupted() {
+        let mut session = Session::new();
+        let started = Instant::now();
+        assert!(run(&mut session, "sleep 0.05").is_empty());
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        let flag = session.interrupt_flag();
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            flag.store(true, Ordering::SeqCst);
+        });
+        let started = Instant::now();
+        let (_, error) = session.execute("sleep 30").unwrap_err();
+        setter.join().unwrap();
+        assert!(error.to_string().contains("interrupted"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 }

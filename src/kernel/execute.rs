@@ -1,0 +1,240 @@
+//! Cell execution on the session's own thread (messaging protocol 5.3, "Execute"): the
+//! [`Session`] lives on one thread and takes `execute_request`s through a channel, so the
+//! event loop keeps serving control, heartbeat and introspection while a cell runs.
+//!
+//! For each request: status `busy`, `execute_input`, the outputs, `execute_reply` on shell,
+//! status `idle`. A cell runs as a script (one command line per line, `#` comments, `\`
+//! continuations). Output mapping: `Text` → stream stdout, `Stderr`/`Warning` → stream
+//! stderr, `Table` → display_data (text/html + text/plain), `Image` → display_data
+//! (image/svg+xml and/or base64 image/png + text/plain). The cell's value, like a Python
+//! cell's last expression, is its final output when that is `Text` from a command other than
+//! `echo` (`echo` prints, as Python's `print` does): it is sent as `execute_result` instead
+//! of a stream.
+use super::history::History;
+use super::message::{KernelSession, Message};
+use crate::session::script::{run_script, ScriptError};
+use crate::session::{Output, Session};
+use anyhow::{Context as _, Result};
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A message for the event loop to send.
+#[derive(Debug)]
+pub enum Outgoing {
+    Shell(Message),
+    Iopub(Message),
+}
+
+/// The event loop's handle on the session thread.
+pub struct Executor {
+    jobs: Sender<Message>,
+    interrupt: Arc<AtomicBool>,
+    /// Requests submitted and not yet answered.
+    pending: Arc<AtomicUsize>,
+}
+
+impl Executor {
+    /// Starts the session thread.
+    pub fn spawn(kernel: KernelSession, history: Arc<Mutex<History>>, out: UnboundedSender<Outgoing>) -> Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Message>();
+        let (flag_sender, flag_receiver) = std::sync::mpsc::channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let pending_in_thread = Arc::clone(&pending);
+        std::thread::Builder::new()
+            .name("helixfold-session".into())
+            .spawn(move || {
+                let session = Session::new();
+                // The receiver waits for this send before it returns from spawn.
+                let _ = flag_sender.send(session.interrupt_flag());
+                let mut cells = Cells { session, publisher: Publisher { kernel, out }, history, count: 0 };
+                cells.serve(&queue, &pending_in_thread);
+            })
+            .context("starting the session thread")?;
+        let interrupt = flag_receiver.recv().context("the session thread did not start")?;
+        Ok(Self { jobs, interrupt, pending })
+    }
+
+    /// Queues an `execute_request`; requests run one after another in arrival order.
+    pub fn submit(&self, request: Message) -> Result<()> {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.jobs.send(request).context("the session thread has stopped")
+    }
+
+    /// Asks the running command to stop at its next step.
+    pub fn interrupt(&self) {
+        self.interrupt.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a cell is running or queued.
+    pub fn is_busy(&self) -> bool {
+        self.pending.load(Ordering::SeqCst) > 0
+    }
+}
+
+struct Publisher {
+    kernel: KernelSession,
+    out: UnboundedSender<Outgoing>,
+}
+
+impl Publisher {
+    fn iopub(&self, parent: &Message, msg_type: &str, content: Value) {
+        // A closed channel means the event loop is shutting down; nothing is left to tell.
+        let _ = self.out.send(Outgoing::Iopub(self.kernel.broadcast(parent, msg_type, content)));
+    }
+
+    fn reply(&self, request: &Message, content: Value) {
+        let _ = self.out.send(Outgoing::Shell(self.kernel.reply(request, "execute_reply", content)));
+    }
+
+    fn status(&self, parent: &Message, state: &str) {
+        self.iopub(parent, "status", json!({"execution_state": state}));
+    }
+
+    fn output(&self, parent: &Message, output: &Output) {
+        let (msg_type, content) = match output {
+            Output::Text(text) => ("stream", json!({"name": "stdout", "text": format!("{text}\n")})),
+            Output::Stderr(_) | Output::Warning(_) => {
+                ("stream", json!({"name": "stderr", "text": format!("{}\n", output.to_text())}))
+            }
+            Output::Table { .. } | Output::Image { .. } => {
+                ("display_data", json!({"data": mime_bundle(output), "metadata": {}, "transient": {}}))
+            }
+        };
+        self.iopub(parent, msg_type, content);
+    }
+}
+
+/// The MIME bundle of a table or picture.
+fn mime_bundle(output: &Output) -> Value {
+    let mut data = serde_json::Map::new();
+    data.insert("text/plain".into(), json!(output.to_text()));
+    match output {
+        Output::Table { .. } => {
+            data.insert("text/html".into(), json!(output.to_html()));
+        }
+        Output::Image { svg, png, .. } => {
+            if let Some(svg) = svg {
+                data.insert("image/svg+xml".into(), json!(svg));
+            }
+            if let Some(png) = png {
+                data.insert("image/png".into(), json!(base64::engine::general_purpose::STANDARD.encode(png)));
+            }
+        }
+        _ => {}
+    }
+    Value::Object(data)
+}
+
+/// The session thread's state.
+struct Cells {
+    session: Session,
+    publisher: Publisher,
+    history: Arc<Mutex<History>>,
+    /// The execution count: cells stored in history so far.
+    count: u64,
+}
+
+impl Cells {
+    fn serve(&mut self, queue: &Receiver<Message>, pending: &AtomicUsize) {
+        while let Ok(request) = queue.recv() {
+            let failed = self.execute(&request);
+            pending.fetch_sub(1, Ordering::SeqCst);
+            if failed && request.flag("stop_on_error", true) {
+                // As ipykernel does: requests already queued behind a failed cell are aborted.
+                while let Ok(queued) = queue.try_recv() {
+                    self.publisher.status(&queued, "busy");
+                    self.publisher.reply(&queued, json!({"status": "aborted", "execution_count": self.count}));
+                    pending.fetch_sub(1, Ordering::SeqCst);
+                    self.publisher.status(&queued, "idle");
+                }
+            }
+        }
+    }
+
+    /// Runs one cell and answers it; returns whether it failed.
+    fn execute(&mut self, request: &Message) -> bool {
+        let code = request.text("code", "");
+        let silent = request.flag("silent", false);
+        let store_history = !silent && request.flag("store_history", true);
+        let publisher = &self.publisher;
+        publisher.status(request, "busy");
+        if store_history {
+            self.count += 1;
+        }
+        let count = self.count;
+        if !silent {
+            publisher.iopub(request, "execute_input", json!({"code": code, "execution_count": count}));
+        }
+        // Each output is held back until the next one arrives, so the last can become the
+        // cell's value.
+        let mut held: Option<Output> = None;
+        let mut transcript = Vec::new();
+        let source_name = format!("In [{count}]");
+        let result = run_script(&mut self.session, code, &source_name, &mut |output| {
+            transcript.push(output.to_text());
+            if let Some(previous) = held.replace(output.clone()) {
+                if !silent {
+                    publisher.output(request, &previous);
+                }
+            }
+        });
+        let last_was_echo = self
+            .session
+            .history()
+            .last()
+            .is_some_and(|command| command.split_whitespace().next() == Some("echo"));
+        if let (Some(last), false) = (held, silent) {
+            match last {
+                Output::Text(text) if result.is_ok() && !last_was_echo => publisher.iopub(
+                    request,
+                    "execute_result",
+                    json!({"execution_count": count, "data": {"text/plain": text}, "metadata": {}}),
+                ),
+                other => publisher.output(request, &other),
+            }
+        }
+        if store_history {
+            // A poisoned lock only means a panic elsewhere while recording; the data is intact.
+            let mut history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            history.record(count, code, transcript.join("\n"));
+        }
+        let failed = result.is_err();
+        match result {
+            Ok(()) => publisher.reply(
+                request,
+                json!({"status": "ok", "execution_count": count, "payload": [], "user_expressions": {}}),
+            ),
+            Err(error) => {
+                let interrupted = self.session.interrupt_flag().load(Ordering::SeqCst);
+                let content = error_content(&error, interrupted);
+                if !silent {
+                    publisher.iopub(request, "error", content.clone());
+                }
+                let mut reply = content;
+                reply["status"] = json!("error");
+                reply["execution_count"] = json!(count);
+                publisher.reply(request, reply);
+            }
+        }
+        publisher.status(request, "idle");
+        failed
+    }
+}
+
+/// `ename`, `evalue` and `traceback` of a failed cell: which line and command, and why.
+fn error_content(error: &ScriptError, interrupted: bool) -> Value {
+    let ename = if interrupted { "Interrupted" } else { "CommandError" };
+    let cause = format!("{:#}", error.error.cause);
+    json!({
+        "ename": ename,
+        "evalue": cause,
+        "traceback": [
+            format!("\u{1b}[31m{ename}\u{1b}[0m at {}:{}, command `{}`", error.source_name, error.line, error.error.command),
+            cause,
+        ],
+    })
+}
