@@ -3,6 +3,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod geometry;
+pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod repl;
