@@ -4,6 +4,7 @@ pub mod data;
 pub mod device;
 pub mod geometry;
 pub mod kernel;
+pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod plot;

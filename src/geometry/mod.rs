@@ -9,7 +9,7 @@ pub mod residue_tables;
 pub mod rigid;
 pub mod rotation;
 #[cfg(test)]
-mod test_structures;
+pub(crate) mod test_structures;
 pub mod torsions;
 
 pub use rigid::Rigid;
