@@ -25,24 +25,45 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
     None
 }
 
+fn reference_root() -> PathBuf {
+    std::env::var_os("HELIXFOLD_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/reference"))
+}
+
 /// Folder of the numeric reference case `case` written by DeepMind's AlphaFold through
 /// `tests/reference/make_reference.py` (`params.npz`, `inputs.npz`, `outputs.npz`): under
-/// `$HELIXFOLD_REFERENCE`, else `target/reference` of the checkout. `None` (test skipped) when it
-/// has not been generated, outside CI; panics when it is absent and `CI` is set.
+/// `$HELIXFOLD_REFERENCE`, else `target/reference` of the checkout; generated there on first
+/// use. `None` (test skipped) when it cannot be generated (no JAX in `.venv`), outside CI;
+/// panics when it is absent and `CI` is set.
 pub fn reference_case(case: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("HELIXFOLD_REFERENCE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/reference"));
+    generated_reference_case("make_reference.py", case)
+}
+
+/// [`reference_case`] for a case written by another generator in `tests/reference/` (run as
+/// `.venv/bin/python tests/reference/<script> --out <root> --case <case>`).
+pub fn generated_reference_case(script: &str, case: &str) -> Option<PathBuf> {
+    let root = reference_root();
     let folder = root.join(case);
     if folder.join("outputs.npz").exists() {
         return Some(folder);
     }
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let status = std::process::Command::new(manifest.join(".venv/bin/python"))
+        .arg(manifest.join("tests/reference").join(script))
+        .arg("--out")
+        .arg(&root)
+        .args(["--case", case])
+        .status();
+    if matches!(&status, Ok(s) if s.success()) && folder.join("outputs.npz").exists() {
+        return Some(folder);
+    }
     if std::env::var_os("CI").is_some() {
-        panic!("reference case {} is missing (CI is set, so this is a failure)", folder.display());
+        panic!("reference case {} could not be generated ({status:?}; CI is set, so this is a failure)", folder.display());
     }
     eprintln!(
-        "SKIPPED: reference case {} is missing (generate it with .venv/bin/python \
-         tests/reference/make_reference.py --out target/reference --case {case})",
+        "SKIPPED: reference case {} could not be generated ({status:?}); generate it with \
+         .venv/bin/python tests/reference/{script} --out target/reference --case {case}",
         folder.display()
     );
     None

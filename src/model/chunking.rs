@@ -9,10 +9,8 @@ use tch::Tensor;
 pub fn chunked(size: i64, chunk_size: Option<i64>, out_dim: i64, f: impl Fn(i64, i64) -> Tensor) -> Tensor {
     match chunk_size {
         Some(chunk) if chunk > 0 && chunk < size => {
-            let pieces: Vec<Tensor> = (0..size)
-                .step_by(chunk as usize)
-                .map(|start| f(start, chunk.min(size - start)))
-                .collect();
+            let pieces: Vec<Tensor> =
+                (0..size).step_by(chunk as usize).map(|start| f(start, chunk.min(size - start))).collect();
             Tensor::cat(&pieces, out_dim)
         }
         _ => f(0, size),

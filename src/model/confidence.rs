@@ -108,7 +108,8 @@ mod tests {
     fn reproduces_colabfold_confidence() {
         let Some(dir) = shared_data("colabfold") else { return };
         let expected: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("expected_confidence.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected_confidence.json")).unwrap())
+                .unwrap();
         for stem in ["batch_5AWL_1", "batch_6A5J", "single_5AWL_1"] {
             let pred = read_npz(&dir.join(format!("{stem}.pred.npz")));
             let feat = read_npz(&dir.join(format!("{stem}.feat.npz")));

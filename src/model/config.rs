@@ -370,11 +370,8 @@ impl ModelConfig {
             subbatch_size: 128,
             use_template_unit_vector: false,
         };
-        let resolution = ResolutionFilter {
-            filter_by_resolution: true,
-            min_resolution: 0.1,
-            max_resolution: 3.0,
-        };
+        let resolution =
+            ResolutionFilter { filter_by_resolution: true, min_resolution: 0.1, max_resolution: 3.0 };
         ModelConfig {
             name: name.to_string(),
             data: DataConfig {
@@ -544,10 +541,9 @@ impl ModelConfig {
         e.pair_channel = 8;
         e.seq_channel = 16;
         e.extra_msa_channel = 8;
-        for attention in [
-            &mut e.evoformer.msa_row_attention_with_pair_bias,
-            &mut e.evoformer.msa_column_attention,
-        ] {
+        for attention in
+            [&mut e.evoformer.msa_row_attention_with_pair_bias, &mut e.evoformer.msa_column_attention]
+        {
             attention.num_head = 2;
         }
         e.evoformer.triangle_attention_starting_node.num_head = 2;

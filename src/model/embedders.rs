@@ -4,7 +4,8 @@
 //! Every parameter sits directly under the trunk's `evoformer` scope, as in AlphaFold.
 use super::config::EmbeddingsAndEvoformerConfig;
 use super::primitives::{Init, LayerNorm, Linear};
-use crate::residue_constants::{ATOM_TYPES, RESTYPES};
+use crate::geometry::atom_maps::pseudo_beta;
+use crate::residue_constants::ATOM_TYPES;
 use tch::{nn, Kind, Tensor};
 
 /// Channels of `target_feat`: 20 amino acids, unknown, and the between-segment flag.
@@ -15,37 +16,15 @@ pub const MSA_FEAT_DIM: i64 = 49;
 /// Classes of the extra MSA one-hot: 20 amino acids, unknown, gap, BERT mask.
 pub const EXTRA_MSA_CLASSES: i64 = 23;
 
-fn atom_index(name: &str) -> i64 {
-    ATOM_TYPES.iter().position(|&a| a == name).expect("atom in the atom37 table") as i64
-}
-
-fn restype_index(code: char) -> i64 {
-    RESTYPES.iter().position(|&r| r == code).expect("residue in the restype table") as i64
-}
-
-/// Pseudo-β positions (`pseudo_beta_fn`): Cβ, or Cα for glycine.
-/// `aatype [*, N_res]`, `positions [*, N_res, 37, 3]` -> `[*, N_res, 3]`.
-pub fn pseudo_beta(aatype: &Tensor, positions: &Tensor) -> Tensor {
-    let is_gly = aatype.eq(restype_index('G')).unsqueeze(-1);
-    let ca = positions.select(-2, atom_index("CA"));
-    let cb = positions.select(-2, atom_index("CB"));
-    ca.where_self(&is_gly, &cb)
-}
-
-/// Pseudo-β mask matching [`pseudo_beta`]: `masks [*, N_res, 37]` -> `[*, N_res]`.
-pub fn pseudo_beta_mask(aatype: &Tensor, masks: &Tensor) -> Tensor {
-    let is_gly = aatype.eq(restype_index('G'));
-    let ca = masks.select(-1, atom_index("CA"));
-    let cb = masks.select(-1, atom_index("CB"));
-    ca.where_self(&is_gly, &cb)
-}
-
 /// One-hot distance bins between all pairs (`dgram_from_positions`):
 /// `positions [*, N_res, 3]` -> `[*, N_res, N_res, num_bins]`; the last bin is open-ended.
 pub fn dgram_from_positions(positions: &Tensor, num_bins: i64, min_bin: f64, max_bin: f64) -> Tensor {
     let opts = (Kind::Float, positions.device());
     let lower = Tensor::linspace(min_bin, max_bin, num_bins, opts).square();
-    let upper = Tensor::cat(&[lower.narrow(0, 1, num_bins - 1), Tensor::from_slice(&[1e8f32]).to_device(positions.device())], 0);
+    let upper = Tensor::cat(
+        &[lower.narrow(0, 1, num_bins - 1), Tensor::from_slice(&[1e8f32]).to_device(positions.device())],
+        0,
+    );
     let x = positions.to_kind(Kind::Float);
     // [*, N_res, N_res, 1]
     let dist2 = (x.unsqueeze(-2) - x.unsqueeze(-3)).square().sum_dim_intlist(-1, true, Kind::Float);
@@ -87,7 +66,8 @@ impl InputEmbedder {
 
     /// Outer sum of the target projections: `[*, N_res, 22]` -> `[*, N_res, N_res, c_z]`.
     pub fn pair(&self, target_feat: &Tensor) -> Tensor {
-        self.left_single.forward(target_feat).unsqueeze(-2) + self.right_single.forward(target_feat).unsqueeze(-3)
+        self.left_single.forward(target_feat).unsqueeze(-2)
+            + self.right_single.forward(target_feat).unsqueeze(-3)
     }
 
     /// Alg. 4: embedding of the clipped residue offset `i - j`:
@@ -121,15 +101,6 @@ impl Recycled {
             prev_pair: Tensor::zeros([n_res, n_res, cfg.pair_channel], options),
         }
     }
-
-    /// Detached copies (AlphaFold stops gradients between iterations).
-    pub fn detached(&self) -> Self {
-        Recycled {
-            prev_pos: self.prev_pos.detach(),
-            prev_msa_first_row: self.prev_msa_first_row.detach(),
-            prev_pair: self.prev_pair.detach(),
-        }
-    }
 }
 
 /// Alg. 32: recycled pseudo-β distogram and normalised first MSA row and pair.
@@ -153,7 +124,9 @@ impl RecyclingEmbedder {
             prev_msa_first_row_norm: cfg
                 .recycle_features
                 .then(|| LayerNorm::new(p / "prev_msa_first_row_norm", cfg.msa_channel)),
-            prev_pair_norm: cfg.recycle_features.then(|| LayerNorm::new(p / "prev_pair_norm", cfg.pair_channel)),
+            prev_pair_norm: cfg
+                .recycle_features
+                .then(|| LayerNorm::new(p / "prev_pair_norm", cfg.pair_channel)),
             prev_pos_bins: (bins.num_bins, bins.min_bin, bins.max_bin),
         }
     }
@@ -161,20 +134,26 @@ impl RecyclingEmbedder {
     /// Adds the recycled signals to `msa [*, N_seq, N_res, c_m]` (first row only) and
     /// `pair [*, N_res, N_res, c_z]`; `aatype [*, N_res]` picks the pseudo-β atom.
     pub fn forward(&self, msa: &Tensor, pair: &Tensor, prev: &Recycled, aatype: &Tensor) -> (Tensor, Tensor) {
-        let mut pair = pair.shallow_clone();
-        if let Some(linear) = &self.prev_pos_linear {
-            let (num_bins, min_bin, max_bin) = self.prev_pos_bins;
-            let dgram = dgram_from_positions(&pseudo_beta(aatype, &prev.prev_pos), num_bins, min_bin, max_bin);
-            pair = pair + linear.forward(&dgram.to_kind(msa.kind()));
+        let pair = match &self.prev_pos_linear {
+            Some(linear) => {
+                let (num_bins, min_bin, max_bin) = self.prev_pos_bins;
+                let dgram =
+                    dgram_from_positions(&pseudo_beta(aatype, &prev.prev_pos), num_bins, min_bin, max_bin);
+                pair + linear.forward(&dgram.to_kind(msa.kind()))
+            }
+            None => pair.shallow_clone(),
+        };
+        match (&self.prev_msa_first_row_norm, &self.prev_pair_norm) {
+            (Some(msa_norm), Some(pair_norm)) => {
+                let first = msa.narrow(-3, 0, 1)
+                    + msa_norm.forward(&prev.prev_msa_first_row.to_kind(msa.kind())).unsqueeze(-3);
+                let rest_len = msa.size()[msa.dim() - 3] - 1;
+                let msa = Tensor::cat(&[first, msa.narrow(-3, 1, rest_len)], -3);
+                let pair = pair + pair_norm.forward(&prev.prev_pair.to_kind(msa.kind()));
+                (msa, pair)
+            }
+            _ => (msa.shallow_clone(), pair),
         }
-        let mut msa = msa.shallow_clone();
-        if let (Some(msa_norm), Some(pair_norm)) = (&self.prev_msa_first_row_norm, &self.prev_pair_norm) {
-            let first = msa.narrow(-3, 0, 1) + msa_norm.forward(&prev.prev_msa_first_row).unsqueeze(-3);
-            let rest_len = msa.size()[msa.dim() - 3] - 1;
-            msa = Tensor::cat(&[first, msa.narrow(-3, 1, rest_len)], -3);
-            pair = pair + pair_norm.forward(&prev.prev_pair);
-        }
-        (msa, pair)
     }
 }
 
@@ -184,7 +163,11 @@ impl RecyclingEmbedder {
 pub fn extra_msa_feature(extra_msa: &Tensor, has_deletion: &Tensor, deletion_value: &Tensor) -> Tensor {
     let one_hot = extra_msa.to_kind(Kind::Int64).one_hot(EXTRA_MSA_CLASSES).to_kind(Kind::Float);
     Tensor::cat(
-        &[one_hot, has_deletion.to_kind(Kind::Float).unsqueeze(-1), deletion_value.to_kind(Kind::Float).unsqueeze(-1)],
+        &[
+            one_hot,
+            has_deletion.to_kind(Kind::Float).unsqueeze(-1),
+            deletion_value.to_kind(Kind::Float).unsqueeze(-1),
+        ],
         -1,
     )
 }
@@ -243,14 +226,5 @@ mod tests {
         assert_eq!(d.get(0).get(1).argmax(0, false).int64_value(&[]), 1);
         assert_eq!(d.get(0).get(2).argmax(0, false).int64_value(&[]), 14);
         assert_eq!(d.get(0).get(0).sum(Kind::Float).double_value(&[]), 0.0);
-    }
-
-    #[test]
-    fn pseudo_beta_uses_ca_for_glycine() {
-        let aatype = Tensor::from_slice(&[restype_index('G'), restype_index('A')]);
-        let pos = Tensor::arange(2 * 37 * 3, (Kind::Float, Device::Cpu)).reshape([2, 37, 3]);
-        let pb = pseudo_beta(&aatype, &pos);
-        assert!(pb.get(0).equal(&pos.get(0).get(atom_index("CA"))));
-        assert!(pb.get(1).equal(&pos.get(1).get(atom_index("CB"))));
     }
 }

@@ -7,7 +7,10 @@
 //! updates and attention, pair transition), so that HelixFold's Branch Parallelism can run the
 //! branches on two devices. Composed in [`EvoformerIteration::forward`] they give AlphaFold's
 //! order exactly.
-use super::config::{EvoformerConfig, GlobalConfig, Orientation, RuntimeOptions};
+use super::config::{
+    AttentionConfig, DropoutConfig, EvoformerConfig, GlobalConfig, Orientation, RuntimeOptions,
+    TransitionConfig, TriangleMultiplicationConfig,
+};
 use super::msa_column_attention::MsaColumnAttention;
 use super::msa_column_global_attention::MsaColumnGlobalAttention;
 use super::msa_row_attention::MsaRowAttentionWithPairBias;
@@ -49,21 +52,21 @@ pub struct PairStackModules {
 /// Dropout settings of the pair-branch updates, kept to apply the residual updates.
 #[derive(Debug, Clone, Copy)]
 struct PairStackDropout {
-    tri_mul_out: super::config::DropoutConfig,
-    tri_mul_in: super::config::DropoutConfig,
-    tri_att_start: super::config::DropoutConfig,
-    tri_att_end: super::config::DropoutConfig,
-    transition: super::config::DropoutConfig,
+    tri_mul_out: DropoutConfig,
+    tri_mul_in: DropoutConfig,
+    tri_att_start: DropoutConfig,
+    tri_att_end: DropoutConfig,
+    transition: DropoutConfig,
     global: GlobalConfig,
 }
 
 /// The pair-branch configuration slices common to [`EvoformerConfig`] and the template stack.
 pub struct PairStackConfig<'a> {
-    pub triangle_attention_starting_node: &'a super::config::AttentionConfig,
-    pub triangle_attention_ending_node: &'a super::config::AttentionConfig,
-    pub triangle_multiplication_outgoing: &'a super::config::TriangleMultiplicationConfig,
-    pub triangle_multiplication_incoming: &'a super::config::TriangleMultiplicationConfig,
-    pub pair_transition: &'a super::config::TransitionConfig,
+    pub triangle_attention_starting_node: &'a AttentionConfig,
+    pub triangle_attention_ending_node: &'a AttentionConfig,
+    pub triangle_multiplication_outgoing: &'a TriangleMultiplicationConfig,
+    pub triangle_multiplication_incoming: &'a TriangleMultiplicationConfig,
+    pub pair_transition: &'a TransitionConfig,
 }
 
 impl PairStackModules {
@@ -158,7 +161,14 @@ pub struct EvoformerIteration {
 
 impl EvoformerIteration {
     /// `is_extra_msa` selects global column attention (`msa_column_global_attention`).
-    pub fn new(p: nn::Path, cfg: &EvoformerConfig, c_m: i64, c_z: i64, is_extra_msa: bool, global: &GlobalConfig) -> Self {
+    pub fn new(
+        p: nn::Path,
+        cfg: &EvoformerConfig,
+        c_m: i64,
+        c_z: i64,
+        is_extra_msa: bool,
+        global: &GlobalConfig,
+    ) -> Self {
         let msa_column_attention = if is_extra_msa {
             ColumnAttention::Global(MsaColumnGlobalAttention::new(
                 &p / "msa_column_global_attention",
@@ -167,7 +177,12 @@ impl EvoformerIteration {
                 global,
             ))
         } else {
-            ColumnAttention::Full(MsaColumnAttention::new(&p / "msa_column_attention", &cfg.msa_column_attention, c_m, global))
+            ColumnAttention::Full(MsaColumnAttention::new(
+                &p / "msa_column_attention",
+                &cfg.msa_column_attention,
+                c_m,
+                global,
+            ))
         };
         let pair_cfg = PairStackConfig {
             triangle_attention_starting_node: &cfg.triangle_attention_starting_node,
@@ -186,7 +201,13 @@ impl EvoformerIteration {
             ),
             msa_column_attention,
             msa_transition: Transition::new(&p / "msa_transition", &cfg.msa_transition, c_m, global),
-            outer_product_mean: OuterProductMean::new(&p / "outer_product_mean", &cfg.outer_product_mean, c_m, c_z, global),
+            outer_product_mean: OuterProductMean::new(
+                &p / "outer_product_mean",
+                &cfg.outer_product_mean,
+                c_m,
+                c_z,
+                global,
+            ),
             pair_stack: PairStackModules::new(p, &pair_cfg, c_z, global),
             config: *cfg,
             global: *global,
@@ -195,7 +216,13 @@ impl EvoformerIteration {
 
     /// MSA branch (Alg. 6 lines 2-4): `msa [*, N_seq, N_res, c_m]` updated with the pair bias
     /// from `pair [*, N_res, N_res, c_z]`; returns the new MSA.
-    pub fn msa_branch(&self, msa: &Tensor, msa_mask: &Tensor, pair: &Tensor, opts: &RuntimeOptions) -> Tensor {
+    pub fn msa_branch(
+        &self,
+        msa: &Tensor,
+        msa_mask: &Tensor,
+        pair: &Tensor,
+        opts: &RuntimeOptions,
+    ) -> Tensor {
         let (c, g) = (&self.config, &self.global);
         let update = self.msa_row_attention_with_pair_bias.forward(msa, msa_mask, pair, opts);
         let msa = residual_update(msa, update, &c.msa_row_attention_with_pair_bias.dropout, g, opts);
@@ -206,7 +233,13 @@ impl EvoformerIteration {
     }
 
     /// Communication (Alg. 6 line 5): `pair + OuterProductMean(msa)`.
-    pub fn outer_product_update(&self, msa: &Tensor, msa_mask: &Tensor, pair: &Tensor, opts: &RuntimeOptions) -> Tensor {
+    pub fn outer_product_update(
+        &self,
+        msa: &Tensor,
+        msa_mask: &Tensor,
+        pair: &Tensor,
+        opts: &RuntimeOptions,
+    ) -> Tensor {
         let update = self.outer_product_mean.forward(msa, msa_mask, opts);
         residual_update(pair, update, &self.config.outer_product_mean.dropout, &self.global, opts)
     }
@@ -255,14 +288,29 @@ pub struct StackOutput {
 }
 
 impl EvoformerStack {
-    pub fn new(p: nn::Path, num_block: i64, cfg: &EvoformerConfig, c_m: i64, c_z: i64, is_extra_msa: bool, global: &GlobalConfig) -> Self {
+    pub fn new(
+        p: nn::Path,
+        num_block: i64,
+        cfg: &EvoformerConfig,
+        c_m: i64,
+        c_z: i64,
+        is_extra_msa: bool,
+        global: &GlobalConfig,
+    ) -> Self {
         let blocks = (0..num_block)
             .map(|i| EvoformerIteration::new(&p / i, cfg, c_m, c_z, is_extra_msa, global))
             .collect();
         EvoformerStack { blocks }
     }
 
-    pub fn forward(&self, msa: &Tensor, pair: &Tensor, msa_mask: &Tensor, pair_mask: &Tensor, opts: &RuntimeOptions) -> StackOutput {
+    pub fn forward(
+        &self,
+        msa: &Tensor,
+        pair: &Tensor,
+        msa_mask: &Tensor,
+        pair_mask: &Tensor,
+        opts: &RuntimeOptions,
+    ) -> StackOutput {
         let mut msa = msa.shallow_clone();
         let mut pair = pair.shallow_clone();
         let mut per_block = Vec::new();
@@ -273,5 +321,78 @@ impl EvoformerStack {
             }
         }
         StackOutput { msa, pair, per_block }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::config::ModelConfig;
+    use tch::{Device, Kind};
+
+    fn randomised_block(vs: &nn::VarStore) -> (ModelConfig, EvoformerIteration) {
+        let mut cfg = ModelConfig::tiny();
+        cfg.global_config.zero_init = false;
+        let e = &cfg.embeddings_and_evoformer;
+        let block = EvoformerIteration::new(
+            vs.root() / "block",
+            &e.evoformer,
+            e.msa_channel,
+            e.pair_channel,
+            false,
+            &cfg.global_config,
+        );
+        (cfg, block)
+    }
+
+    fn inputs(cfg: &ModelConfig, s: i64, r: i64) -> (Tensor, Tensor, Tensor, Tensor) {
+        let e = &cfg.embeddings_and_evoformer;
+        let f = (Kind::Float, Device::Cpu);
+        let msa_mask = Tensor::rand([s, r], f).gt(0.2).to_kind(Kind::Float);
+        (
+            Tensor::randn([s, r, e.msa_channel], f),
+            Tensor::randn([r, r, e.pair_channel], f),
+            msa_mask,
+            Tensor::ones([r, r], f),
+        )
+    }
+
+    /// Dynamic axial parallelism: each row-/column-wise module, given a shard of its
+    /// independent axis (and the bias from the whole pair), yields that shard of the full result.
+    #[test]
+    fn shards_give_slices_of_the_full_result() {
+        tch::manual_seed(4);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let (cfg, block) = randomised_block(&vs);
+        let (msa, pair, msa_mask, pair_mask) = inputs(&cfg, 5, 7);
+        let opts = RuntimeOptions::default();
+        let close = |a: &Tensor, b: &Tensor| assert!(a.allclose(b, 1e-5, 1e-5, false));
+
+        let row = &block.msa_row_attention_with_pair_bias;
+        let full = row.forward(&msa, &msa_mask, &pair, &opts);
+        let bias = row.pair_bias(&pair);
+        close(
+            &row.attend(&msa.narrow(0, 1, 3), &msa_mask.narrow(0, 1, 3), &bias, &opts),
+            &full.narrow(0, 1, 3),
+        );
+
+        let full = block.msa_column_attention.forward(&msa, &msa_mask, &opts);
+        let shard =
+            block.msa_column_attention.forward(&msa.narrow(1, 2, 4), &msa_mask.narrow(1, 2, 4), &opts);
+        close(&shard, &full.narrow(1, 2, 4));
+
+        let tri = &block.pair_stack.triangle_attention_starting_node;
+        let full = tri.forward(&pair, &pair_mask, &opts);
+        let (z, bias) = tri.normalised_and_bias(&pair);
+        close(
+            &tri.attend(&z.narrow(0, 3, 2), &pair_mask.narrow(0, 3, 2), &bias, &opts),
+            &full.narrow(0, 3, 2),
+        );
+
+        let opm = &block.outer_product_mean;
+        let full = opm.forward(&msa, &msa_mask, &opts);
+        let (left, right) = opm.projections(&msa, &msa_mask);
+        let shard = opm.update(&left.narrow(1, 2, 3), &msa_mask.narrow(1, 2, 3), &right, &msa_mask, &opts);
+        close(&shard, &full.narrow(0, 2, 3));
     }
 }

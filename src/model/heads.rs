@@ -3,7 +3,8 @@
 //! predicted aligned error (1.9.7) and experimentally resolved (1.9.10). Each lives under its
 //! own `<name>_head` scope, as in AlphaFold.
 use super::config::{
-    DistogramHeadConfig, GlobalConfig, MaskedMsaHeadConfig, PredictedAlignedErrorHeadConfig, PredictedLddtHeadConfig,
+    DistogramHeadConfig, GlobalConfig, MaskedMsaHeadConfig, PredictedAlignedErrorHeadConfig,
+    PredictedLddtHeadConfig,
 };
 use super::primitives::{Init, LayerNorm, Linear};
 use crate::residue_constants::ATOM_TYPE_NUM;
@@ -32,7 +33,12 @@ impl DistogramHead {
 
     /// The `num_bins - 1` bin edges in Å.
     pub fn bin_edges(&self) -> Tensor {
-        Tensor::linspace(self.cfg.first_break, self.cfg.last_break, self.cfg.num_bins - 1, (Kind::Float, tch::Device::Cpu))
+        Tensor::linspace(
+            self.cfg.first_break,
+            self.cfg.last_break,
+            self.cfg.num_bins - 1,
+            (Kind::Float, tch::Device::Cpu),
+        )
     }
 }
 
@@ -126,5 +132,42 @@ impl ExperimentallyResolvedHead {
     /// `single [*, N_res, c_s] -> [*, N_res, 37]`
     pub fn forward(&self, single: &Tensor) -> Tensor {
         self.logits.forward(single)
+    }
+}
+
+/// Every head a preset has, at AlphaFold's scopes under `p`.
+#[derive(Debug)]
+pub struct Heads {
+    pub distogram: DistogramHead,
+    pub masked_msa: MaskedMsaHead,
+    pub predicted_lddt: PredictedLddtHead,
+    /// Only in the `_ptm` presets.
+    pub predicted_aligned_error: Option<PredictedAlignedErrorHead>,
+    pub experimentally_resolved: ExperimentallyResolvedHead,
+}
+
+impl Heads {
+    pub fn new(p: nn::Path, cfg: &super::config::ModelConfig) -> Self {
+        let e = &cfg.embeddings_and_evoformer;
+        let g = &cfg.global_config;
+        let h = &cfg.heads;
+        Heads {
+            distogram: DistogramHead::new(&p / "distogram_head", &h.distogram, e.pair_channel, g),
+            masked_msa: MaskedMsaHead::new(&p / "masked_msa_head", &h.masked_msa, e.msa_channel, g),
+            predicted_lddt: PredictedLddtHead::new(
+                &p / "predicted_lddt_head",
+                &h.predicted_lddt,
+                h.structure_module.num_channel,
+                g,
+            ),
+            predicted_aligned_error: h.predicted_aligned_error.as_ref().map(|c| {
+                PredictedAlignedErrorHead::new(&p / "predicted_aligned_error_head", c, e.pair_channel, g)
+            }),
+            experimentally_resolved: ExperimentallyResolvedHead::new(
+                &p / "experimentally_resolved_head",
+                e.seq_channel,
+                g,
+            ),
+        }
     }
 }

@@ -17,5 +17,6 @@ pub mod structure_module;
 pub mod transition;
 pub mod template_embedder;
 pub mod triangle_attention;
+pub mod trunk;
 pub mod triangle_multiplication;
 pub mod weights;

@@ -39,7 +39,13 @@ impl MsaRowAttentionWithPairBias {
 
     /// Update for `msa [*, S, N_res, c_m]` (any shard `S` of the rows) with `msa_mask [*, S, N_res]`
     /// and a bias from [`Self::pair_bias`]; returns `[*, S, N_res, c_m]`.
-    pub fn attend(&self, msa: &Tensor, msa_mask: &Tensor, pair_bias: &Tensor, opts: &RuntimeOptions) -> Tensor {
+    pub fn attend(
+        &self,
+        msa: &Tensor,
+        msa_mask: &Tensor,
+        pair_bias: &Tensor,
+        opts: &RuntimeOptions,
+    ) -> Tensor {
         let m = self.query_norm.forward(msa);
         // [*, S, 1, 1, N_res]
         let mask = mask_bias(msa_mask).unsqueeze(-2).unsqueeze(-2);

@@ -111,9 +111,11 @@ impl Linear {
         Self::with_bias_init(p, c_in, c_out, init, init.bias_value())
     }
 
-    /// A sigmoid gate as AlphaFold builds one: `final_init` weights and a bias of 1.
+    /// A sigmoid gate as AlphaFold builds one: `final_init` weights (zeros, i.e. [`Init::Gating`],
+    /// under `zero_init`) and a bias of 1.
     pub fn gate(p: nn::Path, c_in: i64, c_out: i64, global: &GlobalConfig) -> Self {
-        Self::with_bias_init(p, c_in, c_out, Init::final_init(global), 1.0)
+        let init = if global.zero_init { Init::Gating } else { Init::Default };
+        Self::with_bias_init(p, c_in, c_out, init, 1.0)
     }
 
     fn with_bias_init(p: nn::Path, c_in: i64, c_out: i64, init: Init, bias: f64) -> Self {
@@ -192,7 +194,14 @@ pub struct Attention {
 
 impl Attention {
     /// `c_q`/`c_m`: query and memory channels; `c_out`: output channels.
-    pub fn new(p: nn::Path, cfg: &AttentionConfig, c_q: i64, c_m: i64, c_out: i64, global: &GlobalConfig) -> Self {
+    pub fn new(
+        p: nn::Path,
+        cfg: &AttentionConfig,
+        c_q: i64,
+        c_m: i64,
+        c_out: i64,
+        global: &GlobalConfig,
+    ) -> Self {
         let h = cfg.num_head;
         let key_dim = cfg.key_dim.unwrap_or(c_q) / h;
         let value_dim = cfg.value_dim.unwrap_or(c_m) / h;
@@ -215,7 +224,13 @@ impl Attention {
     /// Attends from `q_data [*, B, Q, c_q]` to `m_data [*, B, K, c_m]`; every bias broadcasts to
     /// `[*, B, H, Q, K]` (a mask bias is usually `[*, B, 1, 1, K]`, a pair bias `[*, 1, H, Q, K]`).
     /// The `B` axis is processed in chunks of `opts.chunk_size`. Returns `[*, B, Q, c_out]`.
-    pub fn forward(&self, q_data: &Tensor, m_data: &Tensor, biases: &[&Tensor], opts: &RuntimeOptions) -> Tensor {
+    pub fn forward(
+        &self,
+        q_data: &Tensor,
+        m_data: &Tensor,
+        biases: &[&Tensor],
+        opts: &RuntimeOptions,
+    ) -> Tensor {
         let batch = q_data.size()[q_data.dim() - 3];
         chunked(batch, opts.chunk_size, -3, |start, len| {
             let q = q_data.narrow(-3, start, len);
@@ -233,29 +248,30 @@ impl Attention {
         let k = project_heads(m_data, &self.key_w);
         // [*, H, K, d_v]
         let v = project_heads(m_data, &self.value_w);
-        let bias = biases
-            .iter()
-            .map(|b| b.to_kind(Kind::Float))
-            .reduce(|a, b| a + b);
+        let bias = biases.iter().map(|b| b.to_kind(Kind::Float)).reduce(|a, b| a + b);
         // [*, H, Q, d_v]
         let weighted = if opts.fused_attention {
             let mask = bias.map(|b| b.to_kind(kind));
             Tensor::scaled_dot_product_attention(&q, &k, &v, mask.as_ref(), 0.0, false, Some(1.0), false)
         } else {
             // [*, H, Q, K]
-            let mut logits = q.matmul(&k.transpose(-1, -2)).to_kind(Kind::Float);
-            if let Some(b) = bias {
-                logits = logits + b;
-            }
+            let logits = q.matmul(&k.transpose(-1, -2)).to_kind(Kind::Float);
+            let logits = match bias {
+                Some(b) => logits + b,
+                None => logits,
+            };
             logits.softmax(-1, Kind::Float).to_kind(kind).matmul(&v)
         };
         // [*, Q, H, d_v]
-        let mut weighted = weighted.transpose(-2, -3);
-        if let Some((gating_w, gating_b)) = &self.gating {
-            // [*, Q, H, d_v]
-            let gate = project_heads(q_data, gating_w).transpose(-2, -3) + gating_b.to_kind(kind);
-            weighted = weighted * gate.sigmoid();
-        }
+        let weighted = weighted.transpose(-2, -3);
+        let weighted = match &self.gating {
+            Some((gating_w, gating_b)) => {
+                // [*, Q, H, d_v]
+                let gate = project_heads(q_data, gating_w).transpose(-2, -3) + gating_b.to_kind(kind);
+                weighted * gate.sigmoid()
+            }
+            None => weighted,
+        };
         let (h, d_v, c_out) = self.output_w.size3().expect("output_w is [H, d_v, c_out]");
         // [*, Q, H * d_v]
         let flat = weighted.flatten(-2, -1);
@@ -363,7 +379,8 @@ pub fn residual_update(
         shape[axis] = 1;
     }
     let keep = 1.0 - dropout.dropout_rate;
-    let mask = Tensor::rand(shape.as_slice(), (update.kind(), update.device())).lt(keep).to_kind(update.kind());
+    let mask =
+        Tensor::rand(shape.as_slice(), (update.kind(), update.device())).lt(keep).to_kind(update.kind());
     act + update * mask / keep
 }
 
@@ -475,7 +492,8 @@ mod tests {
         for row in 1..4 {
             assert!(out.get(row).equal(&first));
         }
-        let eval = residual_update(&zero, Tensor::ones([4, 3, 2], cpu()), &cfg, &global, &RuntimeOptions::default());
+        let eval =
+            residual_update(&zero, Tensor::ones([4, 3, 2], cpu()), &cfg, &global, &RuntimeOptions::default());
         assert!(eval.equal(&Tensor::ones([4, 3, 2], cpu())));
     }
 }

@@ -115,12 +115,14 @@ impl SingleTemplateEmbedding {
         let pb_mask_2d = pb_mask.unsqueeze(-1) * pb_mask.unsqueeze(-2);
         let dgram = dgram_from_positions(&t.template_pseudo_beta, d.num_bins, d.min_bin, d.max_bin);
         // [T, R, 22]
-        let aatype = t.template_aatype.to_kind(Kind::Int64).one_hot(TEMPLATE_AATYPE_CLASSES).to_kind(Kind::Float);
+        let aatype =
+            t.template_aatype.to_kind(Kind::Int64).one_hot(TEMPLATE_AATYPE_CLASSES).to_kind(Kind::Float);
         let aatype_j = aatype.unsqueeze(-3).expand([-1, n_res, -1, -1], false);
         let aatype_i = aatype.unsqueeze(-2).expand([-1, -1, n_res, -1], false);
         let masks = t.template_all_atom_masks.to_kind(Kind::Float);
         // [T, R]: residues with N, Cα and C
-        let backbone = masks.select(-1, atom("N")) * masks.select(-1, atom("CA")) * masks.select(-1, atom("C"));
+        let backbone =
+            masks.select(-1, atom("N")) * masks.select(-1, atom("CA")) * masks.select(-1, atom("C"));
         let backbone_2d = backbone.unsqueeze(-1) * backbone.unsqueeze(-2);
         let unit_vector = if self.cfg.use_template_unit_vector {
             backbone_unit_vectors(&t.template_all_atom_positions.to_kind(Kind::Float), &backbone_2d)
@@ -157,13 +159,24 @@ pub struct TemplateEmbedding {
 impl TemplateEmbedding {
     pub fn new(p: nn::Path, cfg: &TemplateConfig, c_z: i64, c_t: i64, global: &GlobalConfig) -> Self {
         TemplateEmbedding {
-            single_template_embedding: SingleTemplateEmbedding::new(&p / "single_template_embedding", cfg, c_t, global),
+            single_template_embedding: SingleTemplateEmbedding::new(
+                &p / "single_template_embedding",
+                cfg,
+                c_t,
+                global,
+            ),
             attention: Attention::new(&p / "attention", &cfg.attention, c_z, c_t, c_z, global),
         }
     }
 
     /// Update for `pair [N_res, N_res, c_z]` from the templates; zero when none is present.
-    pub fn forward(&self, pair: &Tensor, t: &TemplateBatch, pair_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+    pub fn forward(
+        &self,
+        pair: &Tensor,
+        t: &TemplateBatch,
+        pair_mask: &Tensor,
+        opts: &RuntimeOptions,
+    ) -> Tensor {
         let templates = self.single_template_embedding.forward(t, pair_mask, opts);
         let (num_templ, n_res, _, c_t) = templates.size4().expect("templates are [T, R, R, c_t]");
         let c_z = pair.size()[2];
@@ -191,14 +204,20 @@ impl TemplateSingleEmbedding {
     /// `p` is the trunk's `evoformer` scope.
     pub fn new(p: &nn::Path, c_m: i64) -> Self {
         TemplateSingleEmbedding {
-            template_single_embedding: Linear::new(p / "template_single_embedding", TEMPLATE_SINGLE_FEAT_DIM, c_m, Init::Relu),
+            template_single_embedding: Linear::new(
+                p / "template_single_embedding",
+                TEMPLATE_SINGLE_FEAT_DIM,
+                c_m,
+                Init::Relu,
+            ),
             template_projection: Linear::new(p / "template_projection", c_m, c_m, Init::Relu),
         }
     }
 
     /// Per-template features `[N_templ, N_res, 57]`.
     pub fn features(t: &TemplateBatch) -> Tensor {
-        let aatype = t.template_aatype.to_kind(Kind::Int64).one_hot(TEMPLATE_AATYPE_CLASSES).to_kind(Kind::Float);
+        let aatype =
+            t.template_aatype.to_kind(Kind::Int64).one_hot(TEMPLATE_AATYPE_CLASSES).to_kind(Kind::Float);
         Tensor::cat(
             &[
                 aatype,
@@ -216,5 +235,34 @@ impl TemplateSingleEmbedding {
         let act = self.template_single_embedding.forward(&features).relu();
         let rows = self.template_projection.forward(&act);
         (rows, t.template_torsion_angles_mask.select(-1, PSI_TORSION).to_kind(kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    /// Unit vectors are expressed in each residue's own frame: a global rotation and
+    /// translation of the template leaves them unchanged; they have unit length where the
+    /// backbone is present and are zero elsewhere.
+    #[test]
+    fn backbone_unit_vectors_are_invariant_and_masked() {
+        tch::manual_seed(6);
+        let f = (Kind::Float, Device::Cpu);
+        let positions = Tensor::randn([5, 37, 3], f) * 5.0;
+        let backbone = Tensor::from_slice(&[1f32, 1., 1., 1., 0.]);
+        let mask_2d = backbone.unsqueeze(-1) * backbone.unsqueeze(-2);
+        let a = backbone_unit_vectors(&positions, &mask_2d);
+        let (q, _) = Tensor::linalg_qr(&Tensor::randn([3, 3], f), "reduced");
+        // A proper rotation (det +1): a reflection would flip the frames' handedness.
+        let q = &q * Tensor::linalg_det(&q).sign();
+        let moved = positions.matmul(&q.transpose(0, 1)) + Tensor::from_slice(&[3f32, -7., 11.]);
+        let b = backbone_unit_vectors(&moved, &mask_2d);
+        assert!(a.allclose(&b, 1e-4, 1e-4, false));
+        let norms = a.square().sum_dim_intlist(-1, false, Kind::Float).sqrt();
+        let off_diagonal = norms.narrow(0, 0, 4).narrow(1, 0, 4) + Tensor::eye(4, f);
+        assert!(off_diagonal.allclose(&Tensor::ones([4, 4], f), 1e-4, 1e-4, false));
+        assert_eq!(norms.get(4).abs().sum(Kind::Float).double_value(&[]), 0.0);
     }
 }

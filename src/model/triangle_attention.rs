@@ -20,7 +20,13 @@ pub struct TriangleAttention {
 
 impl TriangleAttention {
     /// `orientation`: `PerRow` for the starting node, `PerColumn` for the ending node.
-    pub fn new(p: nn::Path, cfg: &AttentionConfig, orientation: Orientation, c_z: i64, global: &GlobalConfig) -> Self {
+    pub fn new(
+        p: nn::Path,
+        cfg: &AttentionConfig,
+        orientation: Orientation,
+        c_z: i64,
+        global: &GlobalConfig,
+    ) -> Self {
         let init = Init::Normal(1.0 / (c_z as f64).sqrt());
         TriangleAttention {
             query_norm: LayerNorm::new(&p / "query_norm", c_z),

@@ -53,8 +53,12 @@ impl TriangleMultiplication {
         let (left, right, x) = self.projections(pair, pair_mask);
         // [*, N_res, N_res, c]
         let combined = match self.direction {
-            TriangleDirection::Outgoing => Tensor::einsum("...ikc,...jkc->...ijc", &[&left, &right], None::<i64>),
-            TriangleDirection::Incoming => Tensor::einsum("...kjc,...kic->...ijc", &[&left, &right], None::<i64>),
+            TriangleDirection::Outgoing => {
+                Tensor::einsum("...ikc,...jkc->...ijc", &[&left, &right], None::<i64>)
+            }
+            TriangleDirection::Incoming => {
+                Tensor::einsum("...kjc,...kic->...ijc", &[&left, &right], None::<i64>)
+            }
         };
         // [*, N_res, N_res, c_z]
         let out = self.output_projection.forward(&self.center_layer_norm.forward(&combined));

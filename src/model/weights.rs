@@ -45,17 +45,17 @@ pub struct Translation {
 
 /// The haiku key and kind for a VarStore variable name (`.`-separated).
 pub fn translate(var_name: &str) -> Result<Translation> {
-    let (module, param) = var_name
-        .rsplit_once('.')
-        .with_context(|| format!("variable '{var_name}' has no module scope"))?;
+    let (module, param) =
+        var_name.rsplit_once('.').with_context(|| format!("variable '{var_name}' has no module scope"))?;
     for (scope, haiku_scope) in LAYER_STACKS {
         if let Some(rest) = module.strip_prefix(scope).and_then(|r| r.strip_prefix('.')) {
             let (layer, inner) = rest.split_once('.').unwrap_or((rest, ""));
-            let layer: i64 = layer
-                .parse()
-                .with_context(|| format!("variable '{var_name}': '{layer}' is not a layer number of {scope}"))?;
+            let layer: i64 = layer.parse().with_context(|| {
+                format!("variable '{var_name}': '{layer}' is not a layer number of {scope}")
+            })?;
             let inner = inner.replace('.', "/");
-            let module_path = if inner.is_empty() { haiku_scope.to_string() } else { format!("{haiku_scope}/{inner}") };
+            let module_path =
+                if inner.is_empty() { haiku_scope.to_string() } else { format!("{haiku_scope}/{inner}") };
             return Ok(Translation {
                 haiku_key: format!("{HAIKU_ROOT}/{module_path}//{param}"),
                 kind: ParamKind::Stacked { layer },
@@ -70,7 +70,8 @@ pub fn translate(var_name: &str) -> Result<Translation> {
 
 /// Reads an `.npz` parameter file into arrays by key.
 pub fn read_haiku_npz(path: &Path) -> Result<BTreeMap<String, Tensor>> {
-    let arrays = Tensor::read_npz(path).with_context(|| format!("reading parameters from {}", path.display()))?;
+    let arrays =
+        Tensor::read_npz(path).with_context(|| format!("reading parameters from {}", path.display()))?;
     Ok(arrays.into_iter().collect())
 }
 
@@ -165,14 +166,18 @@ mod tests {
 
     #[test]
     fn translates_plain_and_stacked_names() {
-        let t = translate("evoformer.evoformer_iteration.7.msa_row_attention_with_pair_bias.attention.query_w").unwrap();
+        let t =
+            translate("evoformer.evoformer_iteration.7.msa_row_attention_with_pair_bias.attention.query_w")
+                .unwrap();
         assert_eq!(
             t.haiku_key,
             "alphafold/alphafold_iteration/evoformer/evoformer_iteration/msa_row_attention_with_pair_bias/attention//query_w"
         );
         assert_eq!(t.kind, ParamKind::Stacked { layer: 7 });
         let t = translate("evoformer.template_embedding.single_template_embedding.template_pair_stack.1.pair_transition.transition1.weights").unwrap();
-        assert!(t.haiku_key.ends_with("template_pair_stack/__layer_stack_no_state/pair_transition/transition1//weights"));
+        assert!(t
+            .haiku_key
+            .ends_with("template_pair_stack/__layer_stack_no_state/pair_transition/transition1//weights"));
         let t = translate("predicted_lddt_head.act_0.bias").unwrap();
         assert_eq!(t.haiku_key, "alphafold/alphafold_iteration/predicted_lddt_head/act_0//bias");
         assert_eq!(t.kind, ParamKind::Plain);
@@ -181,7 +186,15 @@ mod tests {
     fn tiny_stack(vs: &nn::VarStore) -> EvoformerStack {
         let cfg = ModelConfig::tiny();
         let e = &cfg.embeddings_and_evoformer;
-        EvoformerStack::new(vs.root() / "evoformer" / "evoformer_iteration", 2, &e.evoformer, e.msa_channel, e.pair_channel, false, &cfg.global_config)
+        EvoformerStack::new(
+            vs.root() / "evoformer" / "evoformer_iteration",
+            2,
+            &e.evoformer,
+            e.msa_channel,
+            e.pair_channel,
+            false,
+            &cfg.global_config,
+        )
     }
 
     /// Exports a stack in haiku layout by hand, re-imports it into a fresh store, and checks
@@ -211,7 +224,10 @@ mod tests {
         let loaded = &target.variables()["evoformer.evoformer_iteration.1.outer_product_mean.output_w"];
         assert!(loaded.equal(&arrays[key].get(1)));
 
-        arrays.insert("alphafold/alphafold_iteration/bogus//weights".into(), Tensor::zeros([1], (Kind::Float, Device::Cpu)));
+        arrays.insert(
+            "alphafold/alphafold_iteration/bogus//weights".into(),
+            Tensor::zeros([1], (Kind::Float, Device::Cpu)),
+        );
         let removed = arrays.remove(key).unwrap();
         let err = load_haiku_params(&target, &arrays).unwrap_err().to_string();
         assert!(err.contains(&format!("missing array '{key}'")), "{err}");
