@@ -5,6 +5,7 @@ pub mod device;
 pub mod geometry;
 pub mod metrics;
 pub mod model;
+pub mod predict;
 pub mod repl;
 pub mod residue_constants;
 pub mod session;

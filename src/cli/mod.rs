@@ -4,6 +4,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+pub mod predict;
 pub mod score;
 
 /// HelixFold (AlphaFold2) in Rust on libtorch.
@@ -18,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Compare a model with its native structure: TM-score, GDT-TS, GDT-HA, RMSD, lDDT-Cα.
     Score(score::ScoreArgs),
+    /// Predict a structure with one AlphaFold model: PDB with pLDDT, PAE, ranking, timings, outputs.
+    Predict(predict::PredictArgs),
 }
 
 impl Command {
@@ -25,6 +28,7 @@ impl Command {
     pub fn run(&self) -> Result<()> {
         match self {
             Command::Score(args) => score::run(args),
+            Command::Predict(args) => predict::run(args),
         }
     }
 }
