@@ -8,6 +8,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod plot;
+pub mod predict;
 pub mod repl;
 pub mod residue_constants;
 pub mod session;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 
 pub mod kernel;
+pub mod predict;
 pub mod repl;
 pub mod run;
 pub mod score;
@@ -34,6 +35,8 @@ pub enum Command {
     Repl,
     /// Serve a Jupyter kernel, or install, list and uninstall its kernelspec.
     Kernel(kernel::KernelArgs),
+    /// Predict a structure with one AlphaFold model: PDB with pLDDT, PAE, ranking, timings, outputs.
+    Predict(predict::PredictArgs),
 }
 
 impl Cli {
@@ -44,6 +47,7 @@ impl Cli {
             (None, Some(Command::Score(args))) => score::run(args),
             (None, Some(Command::Run(args))) => run::run(args),
             (None, Some(Command::Kernel(args))) => kernel::run(args),
+            (None, Some(Command::Predict(args))) => predict::run(args),
             (None, Some(Command::Repl)) => repl::run(),
             (None, None) if std::io::stdin().is_terminal() => repl::run(),
             (None, None) => run::run_stdin(),

@@ -5,7 +5,7 @@
 //! ground-truth naming has been chosen (`sidechain_loss`).
 use crate::geometry::{Rigid, Rotation};
 use anyhow::{Context, Result};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// Guard of Alg. 28's distance `sqrt(|Δ|² + ε)` and of the normalisation, `1e-4` Å².
 pub const FAPE_EPSILON: f64 = 1e-4;
@@ -134,7 +134,7 @@ pub fn sidechain_fape(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     const OPTIONS: (Kind, Device) = (Kind::Double, Device::Cpu);
 

@@ -1,0 +1,237 @@
+//! The whole monomer network with recycling, Jumper et al. (2021) Suppl. Alg. 2 ("Inference"),
+//! as DeepMind's `modules.AlphaFold` / `AlphaFoldIteration` (`alphafold/model/modules.py`) run it
+//! at inference: iteration r (of `num_recycle + 1`) reads batch copy r, embeds the previous
+//! iteration's final atom positions, first MSA row and pair representation (zeros at the first
+//! iteration, gradients stopped), runs the trunk and the structure module; the heads run on the
+//! last iteration only, whose outputs are returned by AlphaFold's names.
+use super::config::{ModelConfig, RuntimeOptions};
+use super::confidence::{compute_plddt, compute_predicted_aligned_error, predicted_tm_score};
+use super::embedders::Recycled;
+use super::heads::Heads;
+use super::structure_module::StructureModule;
+use super::trunk::{EmbeddingsAndEvoformer, TrunkBatch};
+use crate::geometry::atom_maps::make_atom14_masks;
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use tch::{nn, Kind, Tensor};
+
+/// Outputs by AlphaFold's names flattened with `/` (`distogram/logits`, `plddt`, ...).
+pub type NamedOutputs = BTreeMap<String, Tensor>;
+
+/// The network: trunk, structure module and heads under AlphaFold's haiku scopes.
+#[derive(Debug)]
+pub struct AlphaFold {
+    pub trunk: EmbeddingsAndEvoformer,
+    pub structure_module: StructureModule,
+    pub heads: Heads,
+    config: ModelConfig,
+}
+
+impl AlphaFold {
+    /// Builds the preset's network under `p` (normally the VarStore root, which stands for
+    /// haiku's `alphafold/alphafold_iteration`).
+    pub fn new(p: nn::Path, config: &ModelConfig) -> Self {
+        let e = &config.embeddings_and_evoformer;
+        AlphaFold {
+            trunk: EmbeddingsAndEvoformer::new(p.clone(), config),
+            structure_module: StructureModule::new(
+                &p / "structure_module",
+                &config.heads.structure_module,
+                e.seq_channel,
+                e.pair_channel,
+                &config.global_config,
+            ),
+            heads: Heads::new(p, config),
+            config: config.clone(),
+        }
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Runs `num_recycle + 1` iterations on `batch`, whose every feature has a leading recycle
+    /// axis of at least `num_recycle + 1` copies (AlphaFold's processed batch), and returns the
+    /// last iteration's outputs. `on_iteration(r)` is called after iteration r (for timing).
+    pub fn forward(
+        &self,
+        batch: &BTreeMap<String, Tensor>,
+        num_recycle: i64,
+        opts: &RuntimeOptions,
+        mut on_iteration: impl FnMut(i64),
+    ) -> Result<NamedOutputs> {
+        if num_recycle < 0 {
+            bail!("the number of recycles must not be negative (got {num_recycle})");
+        }
+        let aatype = batch.get("aatype").context("batch lacks feature 'aatype'")?;
+        if aatype.dim() != 2 {
+            bail!("batch feature 'aatype' must be [recycles + 1, N_res], got {:?}", aatype.size());
+        }
+        let copies = aatype.size()[0];
+        if copies < num_recycle + 1 {
+            bail!("the batch has {copies} recycle copies but {} iterations were asked for", num_recycle + 1);
+        }
+        let n_res = aatype.size()[1];
+        let kind = opts.precision.kind();
+        let mut prev = Recycled::zeros(n_res, &self.config.embeddings_and_evoformer, (kind, aatype.device()));
+        for r in 0..num_recycle {
+            let copy = batch_copy(batch, r)?;
+            prev = tch::no_grad(|| -> Result<Recycled> {
+                let iteration = self.iteration(&copy, &prev, opts)?;
+                Ok(iteration.trunk.recycled(&iteration.structure.final_atom_positions))
+            })?;
+            on_iteration(r);
+        }
+        let copy = batch_copy(batch, num_recycle)?;
+        let last = self.iteration(&copy, &prev, opts)?;
+        let outputs = self.heads_outputs(&last);
+        on_iteration(num_recycle);
+        Ok(outputs)
+    }
+
+    /// One pass of trunk and structure module on one batch copy.
+    fn iteration(
+        &self,
+        copy: &BTreeMap<String, Tensor>,
+        prev: &Recycled,
+        opts: &RuntimeOptions,
+    ) -> Result<Iteration> {
+        let batch = TrunkBatch::from_arrays(copy)?;
+        let trunk = self.trunk.forward(&batch, prev, opts)?;
+        let aatype = batch.aatype.to_kind(Kind::Int64);
+        let masks = make_atom14_masks(&aatype);
+        let structure = self.structure_module.forward(
+            &trunk.single,
+            &trunk.pair,
+            &aatype,
+            &batch.seq_mask.to_kind(trunk.single.kind()),
+            &masks,
+            opts,
+        );
+        Ok(Iteration { trunk, structure })
+    }
+
+    /// The heads and confidence metrics of the last iteration, by AlphaFold's names.
+    fn heads_outputs(&self, last: &Iteration) -> NamedOutputs {
+        let float = |t: &Tensor| t.to_kind(Kind::Float);
+        let (trunk, structure) = (&last.trunk, &last.structure);
+        let heads = &self.heads;
+        let device = trunk.pair.device();
+        let mut out = NamedOutputs::new();
+        let mut put = |name: &str, t: Tensor| {
+            out.insert(name.to_string(), t);
+        };
+        put("distogram/logits", float(&heads.distogram.forward(&trunk.pair)));
+        put("distogram/bin_edges", heads.distogram.bin_edges().to_device(device));
+        put("masked_msa/logits", float(&heads.masked_msa.forward(&trunk.msa)));
+        let lddt_logits = float(&heads.predicted_lddt.forward(&structure.act));
+        put("plddt", float(&compute_plddt(&lddt_logits)));
+        put("predicted_lddt/logits", lddt_logits);
+        put("experimentally_resolved/logits", float(&heads.experimentally_resolved.forward(&trunk.single)));
+        put("structure_module/final_atom_positions", float(&structure.final_atom_positions));
+        put("structure_module/final_atom_mask", float(&structure.final_atom_mask));
+        put("representations/single", float(&trunk.single));
+        put("representations/pair", float(&trunk.pair));
+        put("representations/msa", float(&trunk.msa));
+        put("representations/msa_first_row", float(&trunk.msa_first_row));
+        put("representations/structure_module", float(&structure.act));
+        if let Some(pae_head) = &heads.predicted_aligned_error {
+            let logits = float(&pae_head.forward(&trunk.pair));
+            let breaks = pae_head.breaks().to_kind(Kind::Float).to_device(device);
+            let aligned = compute_predicted_aligned_error(&logits, &breaks);
+            let ptm = predicted_tm_score(&logits, &breaks, None);
+            put("predicted_aligned_error", float(&aligned.predicted_aligned_error));
+            put(
+                "max_predicted_aligned_error",
+                Tensor::from(aligned.max_predicted_aligned_error as f32).to_device(device),
+            );
+            put("ptm", Tensor::from(ptm as f32).to_device(device));
+            put("predicted_aligned_error/logits", logits);
+            put("predicted_aligned_error/breaks", breaks);
+        }
+        out
+    }
+}
+
+/// One iteration's trunk and structure-module results.
+struct Iteration {
+    trunk: super::trunk::TrunkOutput,
+    structure: super::structure_module::StructureModuleOutput,
+}
+
+/// Copy `r` of every feature (AlphaFold's `slice_recycle_idx`), naming a feature without it.
+fn batch_copy(batch: &BTreeMap<String, Tensor>, r: i64) -> Result<BTreeMap<String, Tensor>> {
+    batch
+        .iter()
+        .map(|(name, t)| {
+            if t.dim() == 0 || t.size()[0] <= r {
+                bail!("batch feature '{name}' of shape {:?} has no recycle copy {r}", t.size());
+            }
+            Ok((name.clone(), t.get(r)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::weights::parameter_count;
+    use tch::Device;
+
+    fn tiny_batch(copies: i64, n_res: i64) -> BTreeMap<String, Tensor> {
+        let one = TrunkBatch::tiny_random(n_res, 4, 6, Some(2));
+        let mut arrays = BTreeMap::new();
+        let mut put = |name: &str, t: &Tensor| {
+            let copies: Vec<Tensor> = (0..copies).map(|_| t.shallow_clone()).collect();
+            let stacked = Tensor::stack(&copies, 0);
+            arrays.insert(name.to_string(), stacked);
+        };
+        put("aatype", &one.aatype);
+        put("target_feat", &one.target_feat);
+        put("residue_index", &one.residue_index);
+        put("seq_mask", &one.seq_mask);
+        put("msa_feat", &one.msa_feat);
+        put("msa_mask", &one.msa_mask);
+        put("extra_msa", &one.extra_msa);
+        put("extra_has_deletion", &one.extra_has_deletion);
+        put("extra_deletion_value", &one.extra_deletion_value);
+        put("extra_msa_mask", &one.extra_msa_mask);
+        let t = one.templates.unwrap();
+        put("template_aatype", &t.template_aatype);
+        put("template_all_atom_positions", &t.template_all_atom_positions);
+        put("template_all_atom_masks", &t.template_all_atom_masks);
+        put("template_pseudo_beta", &t.template_pseudo_beta);
+        put("template_pseudo_beta_mask", &t.template_pseudo_beta_mask);
+        put("template_mask", &t.template_mask);
+        arrays
+    }
+
+    #[test]
+    fn tiny_model_gives_every_output_with_alphafold_shapes() {
+        tch::manual_seed(0);
+        let cfg = ModelConfig::tiny();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = AlphaFold::new(vs.root(), &cfg);
+        assert!(parameter_count(&vs) > 0);
+        let mut seen = Vec::new();
+        let out = model.forward(&tiny_batch(2, 10), 1, &RuntimeOptions::default(), |r| seen.push(r)).unwrap();
+        assert_eq!(seen, [0, 1]);
+        let shape = |k: &str| out[k].size();
+        assert_eq!(shape("distogram/logits"), [10, 10, 64]);
+        assert_eq!(shape("masked_msa/logits"), [4, 10, 23]);
+        assert_eq!(shape("structure_module/final_atom_positions"), [10, 37, 3]);
+        assert_eq!(shape("plddt"), [10]);
+        assert_eq!(shape("predicted_aligned_error"), [10, 10]);
+        let ptm = out["ptm"].double_value(&[]);
+        assert!((0.0..=1.0).contains(&ptm), "ptm {ptm}");
+    }
+
+    #[test]
+    fn too_few_recycle_copies_is_an_error() {
+        let cfg = ModelConfig::tiny();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = AlphaFold::new(vs.root(), &cfg);
+        let err = model.forward(&tiny_batch(1, 6), 1, &RuntimeOptions::default(), |_| {}).unwrap_err();
+        assert!(err.to_string().contains("1 recycle copies but 2 iterations"), "{err}");
+    }
+}

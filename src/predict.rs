@@ -1,0 +1,261 @@
+//! Structure prediction end to end, as DeepMind's `run_alphafold.py` does it for one model:
+//! features (from a FASTA file and its alignments, an AlphaFold `features.pkl[.gz]`, or an
+//! already processed batch `.npz`), parameter loading (DeepMind's `params_model_*.npz`, an own
+//! `.safetensors` checkpoint, or seeded random values), the recycled forward pass
+//! ([`crate::model::alphafold::AlphaFold`]) and the files AlphaFold writes: `ranked_0.pdb` with
+//! per-residue pLDDT B-factors, `pae.json` (AlphaFold DB format, `_ptm` models),
+//! `ranking_debug.json`, `timings.json` (seconds per stage) and `outputs.npz` (the outputs by
+//! AlphaFold's names).
+use crate::data::array::{FeatureDict, NpArray};
+use crate::data::fasta::read_fasta;
+use crate::data::feature_file::read_feature_file;
+use crate::data::features::{process_features, DataConfig};
+use crate::data::msa::{read_a3m, read_stockholm, Msa};
+use crate::data::npz::write_npz;
+use crate::data::pae_json::{write_pae_json, PaeMatrix};
+use crate::data::pdb::to_pdb_string;
+use crate::data::protein::Protein;
+use crate::data::features::sequence_features::make_raw_features;
+use crate::model::alphafold::{AlphaFold, NamedOutputs};
+use crate::model::config::{ModelConfig, RuntimeOptions};
+use crate::model::weights::{import_alphafold_params, load_checkpoint};
+use crate::residue_constants::ATOM_TYPE_NUM;
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{nn, Device, Kind, Tensor};
+
+/// What to predict and how.
+#[derive(Debug, Clone)]
+pub struct PredictOptions {
+    /// A FASTA file (first record), a raw feature file, or a processed batch `.npz`.
+    pub input: PathBuf,
+    /// Alignments (`.a3m`, `.sto`) of a FASTA query; none gives a single-sequence MSA.
+    pub msas: Vec<PathBuf>,
+    pub preset: String,
+    /// DeepMind `.npz` or own `.safetensors`; random parameters seeded by `seed` when `None`.
+    pub params: Option<PathBuf>,
+    pub seed: u64,
+    /// Recycling iterations; defaults to the preset's (or, for a batch with a recycle axis, its
+    /// copies less one).
+    pub num_recycle: Option<i64>,
+    /// Overrides of the preset's MSA sizes for the feature pipeline.
+    pub max_extra_msa: Option<usize>,
+    pub max_msa_clusters: Option<usize>,
+    pub device: Device,
+    pub runtime: RuntimeOptions,
+    pub out_dir: PathBuf,
+}
+
+/// The headline numbers of a prediction.
+#[derive(Debug, Clone)]
+pub struct PredictionSummary {
+    pub mean_plddt: f64,
+    pub ptm: Option<f64>,
+    pub num_residues: i64,
+    pub num_recycle: i64,
+    /// Seconds per stage, AlphaFold's `timings.json` names.
+    pub timings: BTreeMap<String, f64>,
+}
+
+/// Runs the prediction and writes its files into `options.out_dir`.
+pub fn predict(options: &PredictOptions) -> Result<PredictionSummary> {
+    let config = ModelConfig::preset(&options.preset)?;
+    let mut timings = BTreeMap::new();
+
+    let started = Instant::now();
+    let (batch, num_recycle) = load_batch(options, &config)?;
+    timings.insert("features".to_string(), started.elapsed().as_secs_f64());
+
+    let started = Instant::now();
+    tch::manual_seed(options.seed as i64);
+    let mut vs = nn::VarStore::new(options.device);
+    let model = AlphaFold::new(vs.root(), &config);
+    match &options.params {
+        Some(path) if path.extension().is_some_and(|e| e == "safetensors") => load_checkpoint(&mut vs, path)?,
+        Some(path) => import_alphafold_params(&vs, path)?,
+        None => {}
+    }
+    timings.insert("parameter loading".to_string(), started.elapsed().as_secs_f64());
+
+    let started = Instant::now();
+    let outputs = tch::no_grad(|| model.forward(&batch, num_recycle, &options.runtime, |_| {}))
+        .context("running the model")?;
+    timings.insert("predict".to_string(), started.elapsed().as_secs_f64());
+
+    write_outputs(options, &batch, &outputs, num_recycle, timings)
+}
+
+/// The processed batch on the device, with a leading recycle axis of `num_recycle + 1` copies.
+fn load_batch(options: &PredictOptions, config: &ModelConfig) -> Result<(BTreeMap<String, Tensor>, i64)> {
+    let path = &options.input;
+    let head = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let features = if head.first() == Some(&b'>') {
+        raw_from_fasta(path, &options.msas)?
+    } else {
+        read_feature_file(path)?
+    };
+    let (processed, has_recycle_axis) = if features.contains_key("msa_feat") {
+        let aatype = features.get("aatype").with_context(|| format!("{}: batch lacks 'aatype'", path.display()))?;
+        let has_recycle_axis = aatype.shape.len() == 2;
+        (features, has_recycle_axis)
+    } else {
+        let mut data = data_config(config)?;
+        if let Some(r) = options.num_recycle {
+            data.num_recycle = usize::try_from(r).context("the number of recycles must not be negative")?;
+        }
+        if let Some(n) = options.max_extra_msa {
+            data.max_extra_msa = n;
+        }
+        if let Some(n) = options.max_msa_clusters {
+            data.max_msa_clusters = n;
+        }
+        let processed = process_features(&features, &data, options.seed)
+            .with_context(|| format!("processing the features of {}", path.display()))?;
+        (processed, true)
+    };
+    let mut batch = BTreeMap::new();
+    for (name, array) in &processed {
+        if matches!(array.data, crate::data::array::ArrayData::Bytes(_)) {
+            continue;
+        }
+        let tensor = array.to_tensor().with_context(|| format!("batch feature '{name}'"))?;
+        batch.insert(name.clone(), tensor.to_device(options.device));
+    }
+    let copies = if has_recycle_axis {
+        batch.get("aatype").map_or(1, |t| t.size()[0])
+    } else {
+        1
+    };
+    let num_recycle = match options.num_recycle {
+        Some(r) => r,
+        None if has_recycle_axis => copies - 1,
+        None => config.num_recycle,
+    };
+    if !has_recycle_axis {
+        let repeat = num_recycle + 1;
+        batch = batch
+            .into_iter()
+            .map(|(name, t)| {
+                let mut sizes = t.size();
+                sizes.insert(0, repeat);
+                (name, t.unsqueeze(0).expand(sizes.as_slice(), false))
+            })
+            .collect();
+    }
+    Ok((batch, num_recycle))
+}
+
+/// The feature pipeline settings of a preset.
+fn data_config(config: &ModelConfig) -> Result<DataConfig> {
+    let d = &config.data;
+    let size = |n: i64, what: &str| usize::try_from(n).with_context(|| format!("preset {what} {n}"));
+    Ok(DataConfig {
+        max_extra_msa: size(d.max_extra_msa, "max_extra_msa")?,
+        max_msa_clusters: size(d.max_msa_clusters, "max_msa_clusters")?,
+        max_templates: size(d.max_templates, "max_templates")?,
+        reduce_msa_clusters_by_max_templates: d.reduce_msa_clusters_by_max_templates,
+        use_templates: d.use_templates,
+        num_recycle: size(d.num_recycle, "num_recycle")?,
+        resample_msa_in_recycling: d.resample_msa_in_recycling,
+        ..DataConfig::default()
+    })
+}
+
+/// Raw features of the first FASTA record with its alignments (the query alone without).
+fn raw_from_fasta(path: &Path, msa_paths: &[PathBuf]) -> Result<FeatureDict> {
+    let records = read_fasta(path)?;
+    let Some(query) = records.first() else { bail!("{}: no sequence", path.display()) };
+    let mut msas = Vec::new();
+    for msa_path in msa_paths {
+        let is_stockholm = msa_path.extension().is_some_and(|e| e == "sto" || e == "stockholm");
+        msas.push(if is_stockholm { read_stockholm(msa_path)? } else { read_a3m(msa_path)? });
+    }
+    if msas.is_empty() {
+        msas.push(crate::data::msa::parse_a3m(&format!(">query\n{}\n", query.sequence), "query")?);
+    }
+    let msa_refs: Vec<&Msa> = msas.iter().collect();
+    make_raw_features(&query.sequence, &query.description, &msa_refs)
+}
+
+/// Writes the prediction's files and returns its summary.
+fn write_outputs(
+    options: &PredictOptions,
+    batch: &BTreeMap<String, Tensor>,
+    outputs: &NamedOutputs,
+    num_recycle: i64,
+    mut timings: BTreeMap<String, f64>,
+) -> Result<PredictionSummary> {
+    let dir = &options.out_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let cpu_f32 = |name: &str| -> Result<Vec<f32>> {
+        let t = outputs.get(name).with_context(|| format!("the model gave no '{name}'"))?;
+        Ok(Vec::<f32>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))?)
+    };
+    let plddt = cpu_f32("plddt")?;
+    let num_residues = plddt.len() as i64;
+    let mean_plddt = plddt.iter().map(|&p| p as f64).sum::<f64>() / plddt.len().max(1) as f64;
+    let ptm = outputs.get("ptm").map(|t| t.double_value(&[]));
+
+    let first_copy = |name: &str| -> Result<Vec<i64>> {
+        let t = batch.get(name).with_context(|| format!("batch lacks '{name}'"))?;
+        Ok(Vec::<i64>::try_from(t.get(0).to_device(Device::Cpu).to_kind(Kind::Int64))?)
+    };
+    let aatype = first_copy("aatype")?;
+    let residue_index = first_copy("residue_index")?;
+    let positions = cpu_f32("structure_module/final_atom_positions")?;
+    let mask = cpu_f32("structure_module/final_atom_mask")?;
+    let mut protein = Protein {
+        aatype: aatype.iter().map(|&a| a.clamp(0, 20) as usize).collect(),
+        atom_positions: positions
+            .chunks_exact(ATOM_TYPE_NUM * 3)
+            .map(|r| std::array::from_fn(|a| [r[3 * a], r[3 * a + 1], r[3 * a + 2]]))
+            .collect(),
+        atom_mask: mask.chunks_exact(ATOM_TYPE_NUM).map(|r| std::array::from_fn(|a| r[a])).collect(),
+        // AlphaFold's `protein.from_prediction` numbers residues from 1.
+        residue_index: residue_index.iter().map(|&i| i as i32 + 1).collect(),
+        insertion_code: vec![' '; aatype.len()],
+        chain_index: vec![0; aatype.len()],
+        chain_ids: vec!["A".to_string()],
+        b_factors: Vec::new(),
+    };
+    protein.set_residue_b_factors(&plddt)?;
+    let pdb = to_pdb_string(&protein)?;
+    write_file(&dir.join("ranked_0.pdb"), &pdb)?;
+
+    if outputs.contains_key("predicted_aligned_error") {
+        let pae = cpu_f32("predicted_aligned_error")?;
+        let max_pae = cpu_f32("max_predicted_aligned_error")?;
+        let matrix = PaeMatrix::new(plddt.len(), pae, max_pae.first().copied().unwrap_or(0.0))?;
+        write_pae_json(&dir.join("pae.json"), &matrix)?;
+    }
+
+    let model_name = &options.preset;
+    let by_model = |value: f64| {
+        let mut map = serde_json::Map::new();
+        map.insert(model_name.clone(), json!(value));
+        serde_json::Value::Object(map)
+    };
+    let ranking = json!({
+        "plddts": by_model(mean_plddt),
+        "ptm": ptm.map(by_model),
+        "order": [model_name],
+    });
+    write_file(&dir.join("ranking_debug.json"), &serde_json::to_string_pretty(&ranking)?)?;
+
+    let mut arrays = FeatureDict::new();
+    for (name, t) in outputs {
+        arrays.insert(name.clone(), NpArray::from_tensor(t).with_context(|| format!("output '{name}'"))?);
+    }
+    let started = Instant::now();
+    write_npz(&dir.join("outputs.npz"), &arrays)?;
+    timings.insert("writing outputs".to_string(), started.elapsed().as_secs_f64());
+    write_file(&dir.join("timings.json"), &serde_json::to_string_pretty(&timings)?)?;
+    Ok(PredictionSummary { mean_plddt, ptm, num_residues, num_recycle, timings })
+}
+
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
