@@ -18,6 +18,10 @@ demo: build
 test: setup reference
 	$(ENV) cargo test --release
 
-# DeepMind's AlphaFold2 reference cases for the network's parity tests (tests/reference/).
-reference: setup
+# DeepMind's AlphaFold2 reference cases for the network's parity tests (tests/reference/),
+# regenerated when the generator changes.
+REFERENCE_STAMP := target/reference/.complete
+reference: setup $(REFERENCE_STAMP)
+$(REFERENCE_STAMP): tests/reference/make_reference.py tests/reference/af2_shims.py
 	.venv/bin/python tests/reference/make_reference.py --out target/reference
+	touch $@
