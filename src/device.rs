@@ -10,14 +10,14 @@ use tch::Device;
 pub fn ensure_cuda_backend() -> bool {
     static LOADED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *LOADED.get_or_init(|| {
-        if tch::Cuda::is_available() {
-            return true;
-        }
+        // Load before asking: libtorch looks its CUDA hooks up once, on the first query, and
+        // keeps the CPU-only stub forever if libtorch_cuda has not registered by then.
         let name = CString::new("libtorch_cuda.so").expect("static name has no NUL");
         // SAFETY: dlopen with a valid C string; the handle is intentionally never closed because
-        // libtorch keeps references to the CUDA hooks it registers.
-        let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
-        !handle.is_null() && tch::Cuda::is_available()
+        // libtorch keeps references to the CUDA hooks it registers. A null handle (CPU-only
+        // install, or libtorch_cuda already linked in) leaves the answer to libtorch.
+        unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+        tch::Cuda::is_available()
     })
 }
 

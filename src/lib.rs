@@ -1,4 +1,5 @@
 //! HelixFold in Rust: AlphaFold2 training and inference on libtorch.
+pub mod bench;
 pub mod cli;
 pub mod data;
 pub mod device;

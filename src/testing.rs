@@ -3,6 +3,18 @@
 //! A test that needs it calls [`shared_data`]; when the folder is missing the test fails if the
 //! `CI` environment variable is set, and otherwise reports itself as skipped on stderr.
 use std::path::PathBuf;
+use tch::Device;
+
+/// The device numeric tests run on: `$HELIXFOLD_TEST_DEVICE` (`cpu`, `cuda`, `cuda:N`), else the
+/// CPU. Lets the same parity tests check a GPU build. Panics on an unusable value, since a test
+/// silently falling back to the CPU would claim a GPU check it did not make.
+pub fn test_device() -> Device {
+    match std::env::var("HELIXFOLD_TEST_DEVICE") {
+        Ok(spec) => crate::device::parse_device(&spec)
+            .unwrap_or_else(|e| panic!("HELIXFOLD_TEST_DEVICE={spec}: {e:#}")),
+        Err(_) => Device::Cpu,
+    }
+}
 
 /// Root of the shared data: `$HELIXFOLD_SHARED_DATA`, else `../shared/data` beside the checkout.
 pub fn shared_data_root() -> PathBuf {

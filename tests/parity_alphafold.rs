@@ -12,7 +12,7 @@
 use helixfold::model::alphafold::AlphaFold;
 use helixfold::model::config::{ModelConfig, RuntimeOptions};
 use helixfold::model::weights;
-use helixfold::testing::reference_case;
+use helixfold::testing::{reference_case, test_device};
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -32,16 +32,18 @@ fn max_abs(got: &Tensor, want: &Tensor) -> f64 {
 }
 
 fn check_case(dir: &Path, config: ModelConfig, num_recycle: i64, tol: Tolerance) {
+    let device = test_device();
     let params = weights::read_haiku_npz(&dir.join("params.npz")).unwrap();
     let inputs = weights::read_haiku_npz(&dir.join("inputs.npz")).unwrap();
+    let inputs = inputs.into_iter().map(|(k, t)| (k, t.to_device(device))).collect();
     let outputs = weights::read_haiku_npz(&dir.join("outputs.npz")).unwrap();
-    let vs = nn::VarStore::new(Device::Cpu);
+    let vs = nn::VarStore::new(device);
     let model = AlphaFold::new(vs.root(), &config);
     weights::load_haiku_params(&vs, &params).unwrap();
     let got = tch::no_grad(|| model.forward(&inputs, num_recycle, &RuntimeOptions::default(), |_| {})).unwrap();
     let mut failures = Vec::new();
     for (name, want) in &outputs {
-        let Some(ours) = got.get(name) else {
+        let Some(ours) = got.get(name).map(|t| t.to_device(Device::Cpu)) else {
             failures.push(format!("{name}: not produced"));
             continue;
         };
@@ -50,12 +52,12 @@ fn check_case(dir: &Path, config: ModelConfig, num_recycle: i64, tol: Tolerance)
             continue;
         }
         let (value, limit) = if name == "structure_module/final_atom_positions" {
-            (max_abs(ours, want), tol.angstrom)
+            (max_abs(&ours, want), tol.angstrom)
         } else if want.dim() == 0 {
             // pTM and the largest expected error are scalars: relative to their magnitude.
-            (max_abs(ours, want) / want.abs().double_value(&[]).max(1e-12), tol.relative)
+            (max_abs(&ours, want) / want.abs().double_value(&[]).max(1e-12), tol.relative)
         } else {
-            (ratio_to_std(ours, want), tol.relative)
+            (ratio_to_std(&ours, want), tol.relative)
         };
         eprintln!("{name}: {value:e} (limit {limit:e})");
         if value > limit {

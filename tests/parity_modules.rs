@@ -6,25 +6,23 @@
 //! Cases are generated on first use into `target/reference` (or `$HELIXFOLD_REFERENCE`) by
 //! `helixfold::testing::reference_case`; where the generator cannot run (no JAX in `.venv`), a
 //! test reports itself skipped, and fails when `CI` is set.
-use helixfold::geometry::atom_maps::make_atom14_masks;
 use helixfold::model::config::{ModelConfig, Orientation, RuntimeOptions};
 use helixfold::model::embedders::Recycled;
 use helixfold::model::evoformer::{EvoformerIteration, EvoformerStack};
 use helixfold::model::heads::{
-    DistogramHead, ExperimentallyResolvedHead, Heads, MaskedMsaHead, PredictedAlignedErrorHead,
+    DistogramHead, ExperimentallyResolvedHead, MaskedMsaHead, PredictedAlignedErrorHead,
     PredictedLddtHead,
 };
 use helixfold::model::msa_column_attention::MsaColumnAttention;
 use helixfold::model::msa_column_global_attention::MsaColumnGlobalAttention;
 use helixfold::model::msa_row_attention::MsaRowAttentionWithPairBias;
 use helixfold::model::outer_product_mean::OuterProductMean;
-use helixfold::model::structure_module::StructureModule;
 use helixfold::model::transition::Transition;
 use helixfold::model::triangle_attention::TriangleAttention;
 use helixfold::model::triangle_multiplication::TriangleMultiplication;
 use helixfold::model::trunk::{EmbeddingsAndEvoformer, TrunkBatch};
 use helixfold::model::{confidence, weights};
-use helixfold::testing::{generated_reference_case, reference_case};
+use helixfold::testing::{generated_reference_case, reference_case, test_device};
 use std::collections::BTreeMap;
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
@@ -48,11 +46,13 @@ fn load_case(name: &str) -> Option<Case> {
 
 fn read_case(dir: &Path) -> Case {
     let read = |f: &str| weights::read_haiku_npz(&dir.join(f)).unwrap();
-    Case { params: read("params.npz"), inputs: read("inputs.npz"), outputs: read("outputs.npz") }
+    let inputs = read("inputs.npz").into_iter().map(|(k, t)| (k, t.to_device(test_device()))).collect();
+    Case { params: read("params.npz"), inputs, outputs: read("outputs.npz") }
 }
 
 fn assert_close(name: &str, got: &Tensor, want: &Tensor) {
     assert_eq!(got.size(), want.size(), "{name}: shape");
+    let got = got.to_device(Device::Cpu);
     let want = want.to_kind(Kind::Double);
     let diff = (got.to_kind(Kind::Double) - &want).abs().max().double_value(&[]);
     let std = want.std(true).double_value(&[]).max(1e-12);
@@ -70,7 +70,7 @@ fn model_1_ptm() -> ModelConfig {
 /// Builds a module in a fresh store with `build`, imports the case's parameters (all must be
 /// used), and returns the store with the module.
 fn with_params<M>(case: &Case, build: impl FnOnce(&nn::Path) -> M) -> (nn::VarStore, M) {
-    let vs = nn::VarStore::new(Device::Cpu);
+    let vs = nn::VarStore::new(test_device());
     let module = build(&vs.root());
     weights::load_haiku_params(&vs, &case.params).unwrap();
     (vs, module)

@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 
+pub mod bench;
 pub mod kernel;
 pub mod predict;
 pub mod repl;
@@ -37,6 +38,8 @@ pub enum Command {
     Kernel(kernel::KernelArgs),
     /// Predict a structure with one AlphaFold model: PDB with pLDDT, PAE, ranking, timings, outputs.
     Predict(predict::PredictArgs),
+    /// Benchmarks: `bench infer` (forward time and memory, optionally against DeepMind's JAX code).
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -48,6 +51,7 @@ impl Cli {
             (None, Some(Command::Run(args))) => run::run(args),
             (None, Some(Command::Kernel(args))) => kernel::run(args),
             (None, Some(Command::Predict(args))) => predict::run(args),
+            (None, Some(Command::Bench(args))) => bench::run(args),
             (None, Some(Command::Repl)) => repl::run(),
             (None, None) if std::io::stdin().is_terminal() => repl::run(),
             (None, None) => run::run_stdin(),

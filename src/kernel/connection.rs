@@ -3,7 +3,7 @@
 //! files"; `jupyter_client/connect.py` writes them).
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The fields of a connection file this kernel uses (unknown fields such as `kernel_name`
 /// are ignored).
@@ -63,6 +63,41 @@ impl ConnectionInfo {
             }
         }
     }
+
+    /// The endpoint a client connects to: as [`ConnectionInfo::endpoint`], with a wildcard
+    /// address (`*`, `0.0.0.0`) replaced by the loopback one.
+    pub fn client_endpoint(&self, port: u16) -> String {
+        if self.transport == "tcp" && (self.ip == "*" || self.ip == "0.0.0.0") {
+            return format!("tcp://127.0.0.1:{port}");
+        }
+        self.endpoint(port)
+    }
+}
+
+/// Jupyter's runtime directory, where kernels' connection files live (`jupyter --runtime-dir`):
+/// `$JUPYTER_RUNTIME_DIR`, else `runtime` under the user data directory.
+pub fn runtime_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("JUPYTER_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    Ok(super::kernelspec::user_data_dir()?.join("runtime"))
+}
+
+/// A connection file given as a path, or as a name in the runtime directory with or without
+/// `.json` (`kernel-1234`, as `jupyter console --existing` accepts).
+pub fn resolve_connection_file(file_or_name: &str) -> Result<PathBuf> {
+    let given = PathBuf::from(file_or_name);
+    if given.is_file() {
+        return Ok(given);
+    }
+    let runtime = runtime_dir()?;
+    let mut candidates = vec![runtime.join(file_or_name)];
+    if !file_or_name.ends_with(".json") {
+        candidates.push(runtime.join(format!("{file_or_name}.json")));
+    }
+    candidates.into_iter().find(|c| c.is_file()).with_context(|| {
+        format!("no connection file '{file_or_name}' (neither a file nor in the Jupyter runtime directory {})", runtime.display())
+    })
 }
 
 #[cfg(test)]
@@ -82,6 +117,22 @@ mod tests {
         let info = ConnectionInfo::read(&path).unwrap();
         assert_eq!(info.endpoint(info.shell_port), "tcp://127.0.0.1:50001");
         assert_eq!(info.key, "a0b1");
+    }
+
+    #[test]
+    fn resolves_names_in_the_runtime_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kernel-42.json"), SAMPLE).unwrap();
+        std::env::set_var("JUPYTER_RUNTIME_DIR", dir.path());
+        let by_name = resolve_connection_file("kernel-42").unwrap();
+        assert_eq!(by_name, dir.path().join("kernel-42.json"));
+        assert_eq!(resolve_connection_file("kernel-42.json").unwrap(), by_name);
+        let by_path = by_name.to_string_lossy().to_string();
+        assert_eq!(resolve_connection_file(&by_path).unwrap(), by_name);
+        let err = resolve_connection_file("kernel-7").unwrap_err().to_string();
+        assert!(err.contains("no connection file 'kernel-7'"), "{err}");
+        let info = ConnectionInfo { ip: "0.0.0.0".into(), ..ConnectionInfo::read(&by_name).unwrap() };
+        assert!(info.client_endpoint(5).starts_with("tcp://127.0.0.1:"), "{}", info.client_endpoint(5));
     }
 
     #[test]

@@ -33,7 +33,8 @@ pub fn kernels_dir(location: &Location) -> Result<PathBuf> {
     Ok(data_dir.join("kernels"))
 }
 
-fn user_data_dir() -> Result<PathBuf> {
+/// Jupyter's per-user data directory (`jupyter --data-dir`).
+pub fn user_data_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("JUPYTER_DATA_DIR") {
         return Ok(PathBuf::from(dir));
     }

@@ -1,6 +1,7 @@
 //! The Jupyter kernel: `helixfold kernel --connection-file FILE` serves one persistent
 //! [`crate::session::Session`] over the Jupyter messaging protocol 5.3 (ZeroMQ), and
 //! `helixfold kernel install` registers it with Jupyter.
+pub mod client;
 pub mod connection;
 pub mod execute;
 pub mod history;

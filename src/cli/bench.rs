@@ -1,0 +1,148 @@
+//! `helixfold bench infer|plot [...]`: speed and memory benchmarks; the work is
+//! [`crate::bench`] and [`crate::plot::bench`].
+use crate::bench::infer::InferBench;
+use crate::bench::reference::JaxReference;
+use crate::bench::synthetic::BatchShape;
+use crate::bench::bench_inference;
+use crate::device::parse_device;
+use crate::model::config::{Precision, RuntimeOptions};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Forward time per recycle and peak memory of a preset on a synthetic batch, optionally
+    /// next to DeepMind's JAX AlphaFold on the same batch.
+    Infer(InferArgs),
+    /// Seconds to render each heavy plot (SVG + PNG) for a given number of residues.
+    Plot(PlotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Residues of the synthetic PAE and distogram.
+    #[arg(long, default_value_t = 1000)]
+    pub length: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PrecisionArg {
+    Fp32,
+    Bf16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReferenceArg {
+    None,
+    Jax,
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// Model preset (model_1..model_5[_ptm], initial_training, finetune, tiny).
+    #[arg(long, default_value = "model_1")]
+    pub preset: String,
+    /// Residues.
+    #[arg(long, default_value_t = 80)]
+    pub length: i64,
+    /// Clustered MSA rows.
+    #[arg(long, default_value_t = 32)]
+    pub msa: i64,
+    /// Extra MSA rows.
+    #[arg(long, default_value_t = 64)]
+    pub extra_msa: i64,
+    /// Templates (0: none, and the template embedder is switched off).
+    #[arg(long, default_value_t = 4)]
+    pub templates: i64,
+    /// Recycling iterations per forward pass.
+    #[arg(long, default_value_t = 3)]
+    pub recycles: i64,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long, value_enum, default_value = "fp32")]
+    pub precision: PrecisionArg,
+    /// Chunk attention, transitions and outer product mean into this many rows.
+    #[arg(long)]
+    pub chunk_size: Option<i64>,
+    /// Use libtorch's fused scaled_dot_product_attention.
+    #[arg(long)]
+    pub fused_attention: bool,
+    /// Timed forward passes (the median counts).
+    #[arg(long, default_value_t = 1)]
+    pub repeats: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also time DeepMind's alphafold==2.0.0 (JAX, CPU) on the same batch.
+    #[arg(long, value_enum, default_value = "none")]
+    pub reference: ReferenceArg,
+    /// Python interpreter with the reference packages (default: $HELIXFOLD_PYTHON, .venv/bin/python).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Append the result as one JSON line to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    match &args.what {
+        BenchCommand::Infer(args) => infer(args),
+        BenchCommand::Plot(args) => plot(args),
+    }
+}
+
+fn plot(args: &PlotArgs) -> Result<()> {
+    println!("{} residues", args.length);
+    for (name, seconds) in crate::plot::bench::bench_plots(args.length)? {
+        println!("{name:<28} {seconds:>8.3} s");
+    }
+    Ok(())
+}
+
+fn infer(args: &InferArgs) -> Result<()> {
+    let bench = InferBench {
+        preset: args.preset.clone(),
+        shape: BatchShape {
+            length: args.length,
+            msa: args.msa,
+            extra_msa: args.extra_msa,
+            templates: args.templates,
+            recycles: args.recycles,
+        },
+        device: parse_device(&args.device)?,
+        runtime: RuntimeOptions {
+            chunk_size: args.chunk_size,
+            precision: match args.precision {
+                PrecisionArg::Fp32 => Precision::Fp32,
+                PrecisionArg::Bf16 => Precision::Bf16,
+            },
+            fused_attention: args.fused_attention,
+            ..RuntimeOptions::default()
+        },
+        repeats: args.repeats,
+        seed: args.seed,
+    };
+    let reference = match args.reference {
+        ReferenceArg::Jax => Some(JaxReference::locate(args.python.as_deref())?),
+        ReferenceArg::None => None,
+    };
+    let report = bench_inference(&bench, reference.as_ref())?;
+    print!("{}", report.to_text());
+    if let Some(path) = &args.json {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        writeln!(file, "{}", report.to_json()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}

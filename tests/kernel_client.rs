@@ -1,0 +1,103 @@
+//! `helixfold::kernel::client` against a real kernel process: two clients attached to one
+//! kernel share its session, and each sees the other's cells on IOPub (what `helixfold repl
+//! --existing` relies on).
+use helixfold::kernel::client::{terminal_text, Channel, KernelClient};
+use helixfold::kernel::ConnectionInfo;
+use std::process::{Child, Command, Stdio};
+
+struct KernelProcess {
+    child: Child,
+    info: ConnectionInfo,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for KernelProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_kernel() -> KernelProcess {
+    let dir = tempfile::tempdir().unwrap();
+    let listeners: Vec<_> = (0..5).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    drop(listeners);
+    let file = dir.path().join("kernel-test.json");
+    let text = serde_json::json!({
+        "transport": "tcp", "ip": "127.0.0.1", "key": "client-test-key", "signature_scheme": "hmac-sha256",
+        "shell_port": ports[0], "iopub_port": ports[1], "stdin_port": ports[2],
+        "control_port": ports[3], "hb_port": ports[4],
+    });
+    std::fs::write(&file, text.to_string()).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_helixfold"))
+        .args(["kernel", "--connection-file"])
+        .arg(&file)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    KernelProcess { child, info: ConnectionInfo::read(&file).unwrap(), _dir: dir }
+}
+
+#[test]
+fn two_clients_share_one_session_and_see_each_others_cells() {
+    let kernel = start_kernel();
+    let notebook = KernelClient::connect(&kernel.info).unwrap();
+    let terminal = KernelClient::connect(&kernel.info).unwrap();
+    assert_eq!(notebook.kernel_info().unwrap()["implementation"], "helixfold");
+
+    let mut printed = String::new();
+    let reply = notebook
+        .execute("echo \"hello from the notebook\"\ndata seed=7", |event| {
+            if event.mine && event.channel == Channel::Iopub {
+                if let Some((_, text)) = terminal_text(&event) {
+                    printed += &text;
+                }
+            }
+        })
+        .unwrap();
+    assert_eq!(reply["status"], "ok", "{reply}");
+    assert!(printed.contains("hello from the notebook"), "{printed}");
+
+    // The terminal saw the notebook's cell on IOPub: its input and its output.
+    let mut seen = String::new();
+    let reply = terminal
+        .execute("data", |event| {
+            if let Some((_, text)) = terminal_text(&event) {
+                seen += &text;
+            }
+        })
+        .unwrap();
+    assert_eq!(reply["status"], "ok", "{reply}");
+    assert!(seen.contains("[another client, In 1]: echo \"hello from the notebook\""), "{seen}");
+    assert!(seen.contains("hello from the notebook"), "{seen}");
+    // ... and the setting the notebook made is in the one session the terminal drives.
+    assert!(seen.contains('7'), "{seen}");
+
+    let (matches, start, end) = terminal.complete("sho", 3).unwrap();
+    assert!(matches.iter().any(|m| m == "show"), "{matches:?}");
+    assert_eq!((start, end), (0, 3));
+
+    let reply = terminal.execute("load /no/such/file.pdb", |_| {}).unwrap();
+    assert_eq!(reply["status"], "error", "{reply}");
+}
+
+#[test]
+fn connecting_where_no_kernel_listens_fails_with_the_endpoint() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let info = ConnectionInfo {
+        transport: "tcp".into(),
+        ip: "127.0.0.1".into(),
+        shell_port: port,
+        iopub_port: port,
+        stdin_port: port,
+        control_port: port,
+        hb_port: port,
+        key: "k".into(),
+        signature_scheme: "hmac-sha256".into(),
+    };
+    let err = format!("{:#}", KernelClient::connect(&info).err().expect("no kernel there"));
+    assert!(err.contains(&format!("no kernel answered at tcp://127.0.0.1:{port}")), "{err}");
+}
