@@ -101,3 +101,49 @@ fn connecting_where_no_kernel_listens_fails_with_the_endpoint() {
     let err = format!("{:#}", KernelClient::connect(&info).err().expect("no kernel there"));
     assert!(err.contains(&format!("no kernel answered at tcp://127.0.0.1:{port}")), "{err}");
 }
+
+/// `helixfold repl --existing` sends its lines to the kernel's session: what the terminal sets,
+/// a notebook client then sees.
+#[test]
+fn repl_existing_drives_the_kernels_session() {
+    use std::io::Write as _;
+    let kernel = start_kernel();
+    let notebook = KernelClient::connect(&kernel.info).unwrap();
+    let mut repl = Command::new(env!("CARGO_BIN_EXE_helixfold"))
+        .args(["repl", "--existing"])
+        .arg(kernel._dir.path().join("kernel-test.json"))
+        .env("HELIXFOLD_HISTORY", kernel._dir.path().join("history"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    repl.stdin.take().unwrap().write_all(b"data seed=11\nload /no/such.pdb\nexit\n").unwrap();
+    let output = repl.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("attached to the kernel"), "{stdout}");
+    let seed_row = |text: &str| text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["seed", "11"]);
+    assert!(seed_row(&stdout), "{stdout}");
+    assert!(stderr.contains("/no/such.pdb"), "{stderr}");
+
+    let mut seen = String::new();
+    notebook
+        .execute("data", |event| {
+            if event.mine {
+                seen += &terminal_text(&event).map(|(_, text)| text).unwrap_or_default();
+            }
+        })
+        .unwrap();
+    assert!(seed_row(&seen), "{seen}");
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_helixfold"))
+        .args(["repl", "--existing", "kernel-does-not-exist"])
+        .env("JUPYTER_RUNTIME_DIR", kernel._dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(stderr.contains("no connection file 'kernel-does-not-exist'"), "{stderr}");
+}

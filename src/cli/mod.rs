@@ -32,8 +32,9 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// Run a script of session commands (batch mode), stopping at the first failure.
     Run(run::RunArgs),
-    /// Start the interactive session (also what `helixfold` alone does on a terminal).
-    Repl,
+    /// Start the interactive session (also what `helixfold` alone does on a terminal), or
+    /// attach to a running kernel's session with `--existing`.
+    Repl(repl::ReplArgs),
     /// Serve a Jupyter kernel, or install, list and uninstall its kernelspec.
     Kernel(kernel::KernelArgs),
     /// Predict a structure with one AlphaFold model: PDB with pLDDT, PAE, ranking, timings, outputs.
@@ -52,8 +53,8 @@ impl Cli {
             (None, Some(Command::Kernel(args))) => kernel::run(args),
             (None, Some(Command::Predict(args))) => predict::run(args),
             (None, Some(Command::Bench(args))) => bench::run(args),
-            (None, Some(Command::Repl)) => repl::run(),
-            (None, None) if std::io::stdin().is_terminal() => repl::run(),
+            (None, Some(Command::Repl(args))) => repl::run(args),
+            (None, None) if std::io::stdin().is_terminal() => repl::run(&repl::ReplArgs::default()),
             (None, None) => run::run_stdin(),
         }
     }

@@ -1,6 +1,7 @@
 //! The terminal front end on rustyline: completion, hints and multi-line input from the
 //! command table, a persistent history file, and Ctrl-C that interrupts a running command at
 //! its next step boundary instead of killing the session.
+mod attached;
 mod render;
 
 use crate::session::{args, completion, table, Session};
@@ -14,6 +15,7 @@ use rustyline::{Context, Editor, Helper, Highlighter};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
+pub use attached::run_attached;
 pub use render::print_outputs;
 
 /// Completion, hints and multi-line validation, all from the command table.
@@ -31,20 +33,24 @@ impl Completer for CommandHelper {
 impl Hinter for CommandHelper {
     type Hint = String;
 
-    /// After a complete command name and a space, shows the rest of its usage line.
     fn hint(&self, line: &str, pos: usize, _ctx: &Context<'_>) -> Option<String> {
-        if pos != line.len() || !line.ends_with(' ') {
-            return None;
-        }
-        let segment = line.rsplit(';').next()?.trim_start();
-        let mut words = segment.split_whitespace();
-        let command = table::find(words.next()?)?;
-        if words.next().is_some() {
-            return None;
-        }
-        let usage = command.usage();
-        usage.strip_prefix(command.name).map(|rest| rest.trim_start().to_string())
+        usage_hint(line, pos)
     }
+}
+
+/// After a complete command name and a space, the rest of its usage line.
+fn usage_hint(line: &str, pos: usize) -> Option<String> {
+    if pos != line.len() || !line.ends_with(' ') {
+        return None;
+    }
+    let segment = line.rsplit(';').next()?.trim_start();
+    let mut words = segment.split_whitespace();
+    let command = table::find(words.next()?)?;
+    if words.next().is_some() {
+        return None;
+    }
+    let usage = command.usage();
+    usage.strip_prefix(command.name).map(|rest| rest.trim_start().to_string())
 }
 
 impl Validator for CommandHelper {
