@@ -2,8 +2,9 @@
 //! `between_residue_bond_loss`, `between_residue_clash_loss`, `within_residue_violations`, and
 //! `folding.py` `find_structural_violations` / `structural_violation_loss`): flat-bottom
 //! penalties on the peptide bond length and the two angles around it (tolerance 12 standard
-//! deviations), on non-bonded atoms of different residues closer than their van der Waals radii
-//! minus 1.5 Å, and on within-residue distances outside `atom14_distance_bounds`.
+//! deviations; for the Cα–C–N angle, as in AlphaFold, those of the C–N bond length), on
+//! non-bonded atoms of different residues closer than their van der Waals radii minus 1.5 Å,
+//! and on within-residue distances outside `atom14_distance_bounds`.
 //!
 //! Positions are atom14 `[*, N, 14, 3]` in Å; slot 0 is N, 1 Cα, 2 C.
 use crate::geometry::residue_tables::gather_by_restype;
@@ -101,9 +102,13 @@ pub fn between_residue_bond_loss(
 
     let ca_c_n_cos = (&c_ca_unit * &c_n_unit).sum_dim_intlist(-1, false, Kind::Float);
     let ca_c_n_mask = this_mask(CA_SLOT) * this_mask(C_SLOT) * next_mask(N_SLOT) * &no_gap;
-    let [cos_mean, cos_stddev] = BETWEEN_RES_COS_ANGLES_CA_C_N;
+    let [cos_mean, _] = BETWEEN_RES_COS_ANGLES_CA_C_N;
+    // AlphaFold 2.0.0 (`between_residue_bond_loss`) takes this angle's tolerance from the C–N bond
+    // length's standard deviation (0.014), not from the angle's own (0.0311); trained weights
+    // saw that tolerance, so it is kept.
+    let [bond_stddev, _] = BETWEEN_RES_BOND_LENGTH_STDDEV_C_N;
     let (ca_c_n_loss, ca_c_n_loss_mean, ca_c_n_violation) =
-        flat_bottom(&ca_c_n_cos, &constant(cos_mean), &constant(cos_stddev), tolerance_factor, &ca_c_n_mask);
+        flat_bottom(&ca_c_n_cos, &constant(cos_mean), &constant(bond_stddev), tolerance_factor, &ca_c_n_mask);
 
     let c_n_ca_cos = (-c_n_unit * n_ca_unit).sum_dim_intlist(-1, false, Kind::Float);
     let c_n_ca_mask = this_mask(C_SLOT) * next_mask(N_SLOT) * next_mask(CA_SLOT) * &no_gap;
