@@ -11,7 +11,11 @@ pub fn assert_gradient_matches_finite_differences(
     step: f64,
     tolerance: f64,
 ) {
-    assert_eq!(input.kind(), Kind::Double, "finite differences need float64");
+    assert_eq!(
+        input.kind(),
+        Kind::Double,
+        "finite differences need float64"
+    );
     let point = input.detach().set_requires_grad(true);
     let value = loss(&point);
     let analytic = Tensor::run_backward(&[&value], &[&point], false, false).remove(0);
@@ -39,4 +43,33 @@ pub fn assert_gradient_matches_finite_differences(
         error <= tolerance,
         "element {index}: autograd {analytic}, finite differences {numeric} (error {error:e})"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "finite differences")]
+    fn a_wrong_gradient_is_caught() {
+        // Σ x·stop_gradient(x): autograd sees x, the true derivative of Σ x² is 2x.
+        let input = Tensor::from_slice(&[0.5f64, -1.0, 2.0]);
+        assert_gradient_matches_finite_differences(
+            &input,
+            |x| (x * x.detach()).sum(Kind::Double),
+            1e-6,
+            1e-6,
+        );
+    }
+
+    #[test]
+    fn a_right_gradient_passes() {
+        let input = Tensor::from_slice(&[0.5f64, -1.0, 2.0]);
+        assert_gradient_matches_finite_differences(
+            &input,
+            |x| (x * x).sum(Kind::Double),
+            1e-6,
+            1e-8,
+        );
+    }
 }

@@ -192,7 +192,10 @@ pub(crate) mod tests {
         copy_1psm(&source, root, id);
         break_copy(root, &source);
         let set = Arc::new(OpenFoldDataset::open(root, None).unwrap());
-        let error = format!("{:#}", set.load(id).expect_err("the broken copy must not load"));
+        let error = format!(
+            "{:#}",
+            set.load(id).expect_err("the broken copy must not load")
+        );
         assert!(error.contains(reason), "{error}");
 
         let mut sampler = TrainingSampler::new(set.clone(), 5).unwrap();
@@ -201,7 +204,12 @@ pub(crate) mod tests {
             assert_eq!(sampler.next_example(&mut warnings).unwrap().id, "good_A");
         }
         assert!(!warnings.is_empty());
-        assert!(warnings.iter().all(|w| w.id == id && w.reason.contains(reason)), "{warnings:?}");
+        assert!(
+            warnings
+                .iter()
+                .all(|w| w.id == id && w.reason.contains(reason)),
+            "{warnings:?}"
+        );
 
         let sampler = TrainingSampler::new(set, 5).unwrap();
         let mut prefetcher = Prefetcher::spawn(sampler, 1, |_, _| Ok(FeatureDict::new()));
@@ -209,7 +217,12 @@ pub(crate) mod tests {
         for _ in 0..6 {
             assert_eq!(prefetcher.next_example(&mut warnings).unwrap().id, "good_A");
         }
-        assert!(warnings.iter().any(|w| w.id == id && w.reason.contains(reason)), "{warnings:?}");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.id == id && w.reason.contains(reason)),
+            "{warnings:?}"
+        );
     }
 
     #[test]
@@ -236,16 +249,34 @@ pub(crate) mod tests {
 
     #[test]
     fn empty_msa_is_reported_and_skipped() {
-        // The A3M emptied, the Stockholm files removed.
+        // No alignment file left at all, and an empty A3M as the only alignment.
+        let remove_alignments = |dir: &Path, names: &[&str]| {
+            for name in names {
+                std::fs::remove_file(dir.join(name)).unwrap();
+            }
+        };
         assert_reported_and_skipped(
-            "emptymsa_A",
+            "noalignments_A",
             |root, _| {
-                let dir = root.join("alignments/emptymsa_A");
-                std::fs::write(dir.join("bfd_uniclust_hits.a3m"), "").unwrap();
-                std::fs::remove_file(dir.join("uniref90_hits.sto")).unwrap();
-                std::fs::remove_file(dir.join("mgnify_hits.sto")).unwrap();
+                remove_alignments(
+                    &root.join("alignments/noalignments_A"),
+                    &[
+                        "bfd_uniclust_hits.a3m",
+                        "uniref90_hits.sto",
+                        "mgnify_hits.sto",
+                    ],
+                )
             },
             "the MSA is empty",
+        );
+        assert_reported_and_skipped(
+            "emptya3m_A",
+            |root, _| {
+                let dir = root.join("alignments/emptya3m_A");
+                remove_alignments(&dir, &["uniref90_hits.sto", "mgnify_hits.sto"]);
+                std::fs::write(dir.join("bfd_uniclust_hits.a3m"), "").unwrap();
+            },
+            "empty input",
         );
     }
 
@@ -255,8 +286,11 @@ pub(crate) mod tests {
         assert_reported_and_skipped(
             "mismatch_A",
             |root, source| {
-                std::fs::copy(source.join("mmcif/2crb.cif"), root.join("mmcif/mismatch.cif"))
-                    .unwrap();
+                std::fs::copy(
+                    source.join("mmcif/2crb.cif"),
+                    root.join("mmcif/mismatch.cif"),
+                )
+                .unwrap();
             },
             "not the structure's sequence",
         );
