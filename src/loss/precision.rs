@@ -1,7 +1,7 @@
-//! The floating-point kind the losses reduce in: float32 at least, so that half-precision
-//! activations do not lose the sums over thousands of terms (AlphaFold computes its losses in
-//! float32), and float64 when the inputs are float64, so that the losses' gradients can be
-//! checked against finite differences.
+//! The floating-point kind the softmax cross-entropy (and with it the distogram and masked-MSA
+//! losses) computes in: float32 at least, so that half-precision logits do not lose the sums
+//! over thousands of terms (AlphaFold computes its losses in float32), and float64 when the
+//! logits are float64, so that the gradients can be checked against finite differences.
 use tch::Kind;
 
 /// `Double` for `Double` inputs, `Float` for every other kind.
