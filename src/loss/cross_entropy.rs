@@ -1,11 +1,13 @@
 //! Cross-entropies of the heads' losses, as DeepMind's `alphafold/model/modules.py`
 //! `softmax_cross_entropy` / `sigmoid_cross_entropy` define them (per element, not reduced).
+use super::precision::reduction_kind;
 use tch::{Kind, Tensor};
 
 /// `-log softmax(logits)[label]` for logits `[*, C]` and integer class labels `[*]` -> `[*]`
-/// (AlphaFold's softmax cross-entropy against `one_hot(label)`).
+/// (AlphaFold's softmax cross-entropy against `one_hot(label)`), in float32 or float64
+/// ([`reduction_kind`]).
 pub fn softmax_cross_entropy(logits: &Tensor, labels: &Tensor) -> Tensor {
-    let log_probabilities = logits.log_softmax(-1, Kind::Float); // [*, C]
+    let log_probabilities = logits.log_softmax(-1, reduction_kind(logits.kind())); // [*, C]
     -log_probabilities
         .gather(-1, &labels.to_kind(Kind::Int64).unsqueeze(-1), false)
         .squeeze_dim(-1) // [*]

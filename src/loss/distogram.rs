@@ -31,16 +31,17 @@ pub fn distogram_loss(
         .sum_dim_intlist(-1, false, Kind::Float); // [*, N, N]
     let true_bins = bin_of_squared_distance(&squared_distances, &breaks);
     let errors = softmax_cross_entropy(logits, &true_bins); // [*, N, N]
-    let mask = pseudo_beta_mask.to_kind(Kind::Float);
+    let mask = pseudo_beta_mask.to_kind(errors.kind());
     let square_mask = mask.unsqueeze(-1) * mask.unsqueeze(-2);
     let dims = [-2i64, -1];
-    (errors * &square_mask).sum_dim_intlist(dims.as_slice(), false, Kind::Float)
-        / (square_mask.sum_dim_intlist(dims.as_slice(), false, Kind::Float) + 1e-6)
+    (errors * &square_mask).sum_dim_intlist(dims.as_slice(), false, None)
+        / (square_mask.sum_dim_intlist(dims.as_slice(), false, None) + 1e-6)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loss::gradient_check::assert_gradient_matches_finite_differences;
     use tch::Device;
 
     #[test]
@@ -60,5 +61,21 @@ mod tests {
         assert!(right.double_value(&[]) < 1e-6);
         let wrong = distogram_loss(&logits_for(&(&bins + 1)), &positions, &mask, 2.3125, 21.6875, 64);
         assert!((wrong.double_value(&[]) - 100.0 * 9.0 / (9.0 + 1e-6)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        // Four residues 0-20 Å apart (one without a pseudo-β), logits [4, 4, 64] ~ N(0, 2²).
+        tch::manual_seed(5);
+        let options = (Kind::Double, Device::Cpu);
+        let positions = Tensor::rand([4, 3], options) * 12.0;
+        let mask = Tensor::from_slice(&[1.0f64, 1., 0., 1.]);
+        let logits = Tensor::randn([4, 4, 64], options) * 2.0;
+        assert_gradient_matches_finite_differences(
+            &logits,
+            |logits| distogram_loss(logits, &positions, &mask, 2.3125, 21.6875, 64),
+            1e-5,
+            1e-7,
+        );
     }
 }

@@ -134,6 +134,7 @@ pub fn sidechain_fape(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loss::gradient_check::assert_gradient_matches_finite_differences;
     use tch::{Device, Kind};
 
     const OPTIONS: (Kind, Device) = (Kind::Double, Device::Cpu);
@@ -215,5 +216,44 @@ mod tests {
         assert!((per_layer[0] - layer0).abs() < 1e-9, "{per_layer:?}");
         assert!((per_layer[1] - layer1).abs() < 1e-9, "{per_layer:?}");
         assert!((result.loss.double_value(&[]) - (layer0 + layer1) / 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        // The gradient with respect to every predicted quantity at once: 4 frames (quaternion,
+        // normalised inside, and translation) and 6 points, packed into one vector. Errors
+        // range over 0-25 Å, so some (frame, point) pairs sit above the 10 Å clamp (zero
+        // gradient) and most below it.
+        let (frames, points) = (4, 6);
+        let target = random_frames(frames, 11);
+        let target_points = Tensor::randn([points, 3], OPTIONS) * 5.0;
+        let frames_mask = Tensor::from_slice(&[1.0f64, 1., 0., 1.]);
+        let points_mask = Tensor::from_slice(&[1.0f64, 1., 1., 0., 1., 1.]);
+        let prediction = Tensor::cat(
+            &[
+                Tensor::randn([frames * 4], OPTIONS),
+                Tensor::randn([frames * 3], OPTIONS) * 5.0,
+                Tensor::randn([points * 3], OPTIONS) * 5.0,
+            ],
+            0,
+        );
+        let fape = |prediction: &Tensor| {
+            let quaternions = prediction.narrow(0, 0, frames * 4).reshape([frames, 4]);
+            let translations = prediction.narrow(0, frames * 4, frames * 3).reshape([frames, 3]);
+            let pred_points = prediction.narrow(0, frames * 7, points * 3).reshape([points, 3]);
+            let pred_frames =
+                Rigid::new(Rotation::from_quaternions(&quaternions, true).unwrap(), translations).unwrap();
+            frame_aligned_point_error(
+                &pred_frames,
+                &target,
+                &frames_mask,
+                &pred_points,
+                &target_points,
+                &points_mask,
+                Some(10.0),
+                10.0,
+            )
+        };
+        assert_gradient_matches_finite_differences(&prediction, fape, 1e-6, 1e-6);
     }
 }

@@ -7,10 +7,13 @@ pub mod cross_entropy;
 pub mod distogram;
 pub mod experimentally_resolved;
 pub mod fape;
+#[cfg(test)]
+mod gradient_check;
 pub mod masked_mean;
 pub mod masked_msa;
 pub mod pae;
 pub mod plddt;
+pub mod precision;
 pub mod torsion;
 pub mod total;
 pub mod violations;

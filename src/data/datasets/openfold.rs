@@ -134,6 +134,8 @@ impl Dataset for OpenFoldDataset {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::data::array::FeatureDict;
+    use crate::data::datasets::prefetch::Prefetcher;
     use crate::data::datasets::sampler::TrainingSampler;
     use crate::testing::shared_data;
     use std::sync::Arc;
@@ -176,67 +178,121 @@ pub(crate) mod tests {
         assert!(example.labels().is_ok());
     }
 
-    /// Hand-broken copies of 1psm: each is reported with its reason and skipped, and the intact
-    /// copy is still served.
-    #[test]
-    fn malformed_examples_are_reported_and_skipped() {
+    /// A set of two copies of `openfold_mini`'s 1psm, `good_A` and `id`, where `break_copy`
+    /// then damages `id`'s files (given the set's root and `openfold_mini`). `id` must fail to
+    /// load with an error containing `reason`; the sampler and the prefetcher that feeds
+    /// training report it as skipped, with that reason, and keep serving `good_A`.
+    fn assert_reported_and_skipped(id: &str, break_copy: impl Fn(&Path, &Path), reason: &str) {
         let Some(source) = shared_data("openfold_mini") else {
             return;
         };
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path();
-        for id in ["good_A", "noatoms_A", "emptymsa_A", "mismatch_A"] {
-            copy_1psm(&source, root, id);
-        }
-        // Missing label atoms: every CA coordinate row of the mmCIF removed (`label_atom_id`
-        // is the fourth `_atom_site` column of 1psm.cif).
-        let cif = std::fs::read_to_string(root.join("mmcif/noatoms.cif")).unwrap();
-        let stripped: String = cif
-            .lines()
-            .filter(|line| {
-                !(line.starts_with("ATOM") && line.split_whitespace().nth(3) == Some("CA"))
-            })
-            .map(|line| format!("{line}\n"))
-            .collect();
-        std::fs::write(root.join("mmcif/noatoms.cif"), stripped).unwrap();
-        // Empty MSA: the A3M emptied, the Stockholm files gone.
-        let dir = root.join("alignments/emptymsa_A");
-        std::fs::write(dir.join("bfd_uniclust_hits.a3m"), "").unwrap();
-        std::fs::remove_file(dir.join("uniref90_hits.sto")).unwrap();
-        std::fs::remove_file(dir.join("mgnify_hits.sto")).unwrap();
-        // Sequence/structure mismatch: the structure of another protein under this id.
-        std::fs::copy(
-            source.join("mmcif/2crb.cif"),
-            root.join("mmcif/mismatch.cif"),
-        )
-        .unwrap();
-
+        copy_1psm(&source, root, "good_A");
+        copy_1psm(&source, root, id);
+        break_copy(root, &source);
         let set = Arc::new(OpenFoldDataset::open(root, None).unwrap());
-        for id in ["noatoms_A", "emptymsa_A", "mismatch_A"] {
-            assert!(set.load(id).is_err(), "{id} should not load");
-        }
-        let mut sampler = TrainingSampler::new(set, 5).unwrap();
+        let error = format!(
+            "{:#}",
+            set.load(id).expect_err("the broken copy must not load")
+        );
+        assert!(error.contains(reason), "{error}");
+
+        let mut sampler = TrainingSampler::new(set.clone(), 5).unwrap();
         let mut warnings = Vec::new();
         for _ in 0..6 {
             assert_eq!(sampler.next_example(&mut warnings).unwrap().id, "good_A");
         }
-        let ids: std::collections::BTreeSet<&str> =
-            warnings.iter().map(|w| w.id.as_str()).collect();
-        assert_eq!(
-            ids.into_iter().collect::<Vec<_>>(),
-            ["emptymsa_A", "mismatch_A", "noatoms_A"]
-        );
-        let reason = |id: &str| warnings.iter().find(|w| w.id == id).unwrap().reason.clone();
+        assert!(!warnings.is_empty());
         assert!(
-            reason("noatoms_A").contains("N, CA and C"),
-            "{}",
-            reason("noatoms_A")
+            warnings
+                .iter()
+                .all(|w| w.id == id && w.reason.contains(reason)),
+            "{warnings:?}"
         );
-        assert!(reason("mismatch_A").contains("not the structure's sequence"));
+
+        let sampler = TrainingSampler::new(set, 5).unwrap();
+        let mut prefetcher = Prefetcher::spawn(sampler, 1, |_, _| Ok(FeatureDict::new()));
+        let mut warnings = Vec::new();
+        for _ in 0..6 {
+            assert_eq!(prefetcher.next_example(&mut warnings).unwrap().id, "good_A");
+        }
         assert!(
-            reason("emptymsa_A").contains("empty"),
-            "{}",
-            reason("emptymsa_A")
+            warnings
+                .iter()
+                .any(|w| w.id == id && w.reason.contains(reason)),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn structure_missing_its_label_atoms_is_reported_and_skipped() {
+        // Every CA coordinate row of the mmCIF removed (`label_atom_id` is the fourth
+        // `_atom_site` column of 1psm.cif): no residue keeps a resolved backbone.
+        assert_reported_and_skipped(
+            "noatoms_A",
+            |root, _| {
+                let path = root.join("mmcif/noatoms.cif");
+                let cif = std::fs::read_to_string(&path).unwrap();
+                let stripped: String = cif
+                    .lines()
+                    .filter(|line| {
+                        !(line.starts_with("ATOM") && line.split_whitespace().nth(3) == Some("CA"))
+                    })
+                    .map(|line| format!("{line}\n"))
+                    .collect();
+                std::fs::write(path, stripped).unwrap();
+            },
+            "N, CA and C",
+        );
+    }
+
+    #[test]
+    fn empty_msa_is_reported_and_skipped() {
+        // No alignment file left at all, and an empty A3M as the only alignment.
+        let remove_alignments = |dir: &Path, names: &[&str]| {
+            for name in names {
+                std::fs::remove_file(dir.join(name)).unwrap();
+            }
+        };
+        assert_reported_and_skipped(
+            "noalignments_A",
+            |root, _| {
+                remove_alignments(
+                    &root.join("alignments/noalignments_A"),
+                    &[
+                        "bfd_uniclust_hits.a3m",
+                        "uniref90_hits.sto",
+                        "mgnify_hits.sto",
+                    ],
+                )
+            },
+            "the MSA is empty",
+        );
+        assert_reported_and_skipped(
+            "emptya3m_A",
+            |root, _| {
+                let dir = root.join("alignments/emptya3m_A");
+                remove_alignments(&dir, &["uniref90_hits.sto", "mgnify_hits.sto"]);
+                std::fs::write(dir.join("bfd_uniclust_hits.a3m"), "").unwrap();
+            },
+            "empty input",
+        );
+    }
+
+    #[test]
+    fn structure_of_another_sequence_is_reported_and_skipped() {
+        // 2crb's mmCIF (also in openfold_mini) under 1psm's alignments.
+        assert_reported_and_skipped(
+            "mismatch_A",
+            |root, source| {
+                std::fs::copy(
+                    source.join("mmcif/2crb.cif"),
+                    root.join("mmcif/mismatch.cif"),
+                )
+                .unwrap();
+            },
+            "not the structure's sequence",
         );
     }
 }
