@@ -14,6 +14,7 @@ use crate::data::msa::{read_a3m, read_stockholm, Msa};
 use crate::data::npz::write_npz;
 use crate::data::pae_json::{write_pae_json, PaeMatrix};
 use crate::data::pdb::to_pdb_string;
+use crate::data::templates::TemplateSearchResult;
 use crate::data::protein::Protein;
 use crate::data::features::sequence_features::make_raw_features;
 use crate::model::alphafold::{AlphaFold, NamedOutputs};
@@ -93,7 +94,7 @@ fn load_batch(options: &PredictOptions, config: &ModelConfig) -> Result<(BTreeMa
     let path = &options.input;
     let head = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let features = if head.first() == Some(&b'>') {
-        raw_from_fasta(path, &options.msas)?
+        raw_from_fasta(path, &options.msas, config.data.use_templates)?
     } else {
         read_feature_file(path)?
     };
@@ -164,8 +165,11 @@ fn data_config(config: &ModelConfig) -> Result<DataConfig> {
     })
 }
 
-/// Raw features of the first FASTA record with its alignments (the query alone without).
-fn raw_from_fasta(path: &Path, msa_paths: &[PathBuf]) -> Result<FeatureDict> {
+/// Raw features of the first FASTA record with its alignments (the query alone without). For a
+/// preset that embeds templates, an empty template set, as AlphaFold's pipeline gives when the
+/// search finds no hit: the feature pipeline pads it to the preset's template count with
+/// masked-out templates.
+fn raw_from_fasta(path: &Path, msa_paths: &[PathBuf], use_templates: bool) -> Result<FeatureDict> {
     let records = read_fasta(path)?;
     let Some(query) = records.first() else { bail!("{}: no sequence", path.display()) };
     let mut msas = Vec::new();
@@ -177,7 +181,12 @@ fn raw_from_fasta(path: &Path, msa_paths: &[PathBuf]) -> Result<FeatureDict> {
         msas.push(crate::data::msa::parse_a3m(&format!(">query\n{}\n", query.sequence), "query")?);
     }
     let msa_refs: Vec<&Msa> = msas.iter().collect();
-    make_raw_features(&query.sequence, &query.description, &msa_refs)
+    let mut features = make_raw_features(&query.sequence, &query.description, &msa_refs)?;
+    if use_templates {
+        let num_res = query.sequence.chars().count();
+        features.extend(TemplateSearchResult::default().to_feature_dict(num_res)?);
+    }
+    Ok(features)
 }
 
 /// Writes the prediction's files and returns its summary.

@@ -100,3 +100,32 @@ fn bad_parameter_files_are_errors_naming_the_array() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("truncated.npz"), "{stderr}");
 }
+
+/// A FASTA query alone with a preset that embeds templates (model_1): the pipeline supplies
+/// the empty template set AlphaFold's gives when no template is found, padded to the preset's
+/// four masked-out templates, and the full network runs.
+#[test]
+fn fasta_input_runs_a_template_preset_without_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let fasta = dir.path().join("query.fasta");
+    std::fs::write(&fasta, ">query\nMKTAYIAKQRQISFVKSHFSRQ\n").unwrap();
+    let out = dir.path().join("out");
+    let run = helixfold(&[
+        "predict",
+        fasta.to_str().unwrap(),
+        "--preset",
+        "model_1",
+        "--recycles",
+        "0",
+        "--max-extra-msa",
+        "8",
+        "--max-msa-clusters",
+        "8",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let pdb = std::fs::read_to_string(out.join("ranked_0.pdb")).unwrap();
+    let residues = pdb.lines().filter(|l| l.starts_with("ATOM") && &l[12..16] == " CA ").count();
+    assert_eq!(residues, 22);
+}
