@@ -5,6 +5,7 @@ pub mod device;
 pub mod geometry;
 pub mod kernel;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod plot;
