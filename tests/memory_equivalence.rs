@@ -24,6 +24,7 @@ const OBJECTIVE_OUTPUTS: [&str; 6] = [
 ];
 
 struct Fixture {
+    cfg: ModelConfig,
     vs: nn::VarStore,
     model: AlphaFold,
     batch: BTreeMap<String, Tensor>,
@@ -48,7 +49,7 @@ impl Fixture {
         let vs = nn::VarStore::new(Device::Cpu);
         let model = AlphaFold::new(vs.root(), &cfg);
         let batch = TrunkBatch::tiny_random(8, 4, 6, Some(2)).to_recycled_arrays(2);
-        Fixture { vs, model, batch }
+        Fixture { cfg, vs, model, batch }
     }
 
     fn evaluate(&self, opts: &RuntimeOptions) -> Evaluation {
@@ -64,7 +65,10 @@ impl Fixture {
         }
         tch::manual_seed(7);
         let (outputs, tape) = self.model.forward_with_tape(&self.batch, num_recycle, opts, |_| {}).unwrap();
-        assert_eq!(tape.is_empty(), !opts.recompute);
+        let e = &self.cfg.embeddings_and_evoformer;
+        let recomputed_blocks =
+            e.template.template_pair_stack.num_block + e.extra_msa_stack_num_block + e.evoformer_num_block;
+        assert_eq!(tape.num_blocks() as i64, if opts.recompute { recomputed_blocks } else { 0 });
         let terms = weighted_terms(&outputs);
         let scale = terms.abs().sum(Kind::Float).double_value(&[]);
         let objective = terms.sum(Kind::Float);
@@ -139,6 +143,17 @@ fn recompute_matches_plain_gradients() {
     let plain = fixture.evaluate(&training());
     let recomputed = fixture.evaluate(&RuntimeOptions { recompute: true, ..training() });
     assert_equivalent("recompute", &recomputed, &plain, 1e-5);
+}
+
+/// `forward` would drop the tape and with it the trunk's gradients, so it refuses; without
+/// gradients recompute is a no-op and `forward` runs.
+#[test]
+fn forward_without_tape_refuses_recompute_under_grad_mode() {
+    let fixture = Fixture::new(false);
+    let opts = RuntimeOptions { recompute: true, ..training() };
+    let err = fixture.model.forward(&fixture.batch, 0, &opts, |_| {}).unwrap_err().to_string();
+    assert!(err.contains("forward_with_tape"), "{err}");
+    assert!(tch::no_grad(|| fixture.model.forward(&fixture.batch, 0, &opts, |_| {})).is_ok());
 }
 
 /// With dropout on, the recomputed blocks must replay the forward pass's masks (per-block
