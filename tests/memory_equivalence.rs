@@ -1,4 +1,5 @@
-//! HelixFold's memory techniques (Wang et al. (2022), Sec. 3: recomputation, bf16, chunking) are
+//! HelixFold's memory techniques (Wang et al. (2022), arXiv:2207.05477: Recompute, BFloat16;
+//! with AlphaFold's subbatch chunking and libtorch's fused attention) are
 //! runtime switches that must not change what is learned: each gives the plain fp32 path's
 //! objective and every parameter's gradient, within the tolerance stated at each test.
 //!
@@ -11,7 +12,15 @@ use helixfold::model::alphafold::{AlphaFold, NamedOutputs};
 use helixfold::model::config::{ModelConfig, Precision, RuntimeOptions};
 use helixfold::model::trunk::TrunkBatch;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
 use tch::{nn, Device, Kind, Tensor};
+
+/// Dropout masks, the seeded weights and the batch come from libtorch's global generator, which
+/// the test threads share: every test holds this lock throughout.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The outputs the objective reads.
 const OBJECTIVE_OUTPUTS: [&str; 6] = [
@@ -40,11 +49,17 @@ struct Evaluation {
 }
 
 impl Fixture {
-    /// The same weights and batch for a given `dropout` setting (seeded construction).
+    /// The same weights and batch for a given `dropout` setting (seeded construction), with
+    /// non-zero output layers so that every parameter gets a gradient.
     fn new(dropout: bool) -> Self {
+        Self::with_init(dropout, false)
+    }
+
+    /// `zero_init`: AlphaFold's initialisation (zero output layers), as training starts.
+    fn with_init(dropout: bool, zero_init: bool) -> Self {
         tch::manual_seed(2022);
         let mut cfg = ModelConfig::tiny();
-        cfg.global_config.zero_init = false;
+        cfg.global_config.zero_init = zero_init;
         cfg.global_config.deterministic = !dropout;
         let vs = nn::VarStore::new(Device::Cpu);
         let model = AlphaFold::new(vs.root(), &cfg);
@@ -115,20 +130,23 @@ fn norm(t: &Tensor) -> f64 {
 /// objectives agree to `rtol`.
 fn assert_equivalent(what: &str, a: &Evaluation, b: &Evaluation, rtol: f64) {
     let objective_error = (a.objective - b.objective).abs() / b.scale;
-    assert!(objective_error <= rtol, "{what}: objective {} vs {} (scale {})", a.objective, b.objective, b.scale);
+    let (ours, theirs, scale) = (a.objective, b.objective, b.scale);
+    assert!(objective_error <= rtol, "{what}: objective {ours} vs {theirs} (scale {scale})");
     let total = norm(&flat(&b.grads));
     assert!(total > 0.0, "{what}: no gradient at all");
-    let mut worst = (0.0, String::new());
+    let mut worst = (0.0, "none".to_string());
     for (name, gb) in &b.grads {
         let ga = &a.grads[name];
         let error = norm(&(ga - gb));
         let allowed = rtol * norm(gb) + 1e-6 * total;
-        assert!(error <= allowed, "{what}: {name} differs by {error:.3e} (allowed {allowed:.3e}, norm {:.3e})", norm(gb));
+        let size = norm(gb);
+        assert!(error <= allowed, "{what}: {name} differs by {error:.3e} (allowed {allowed:.3e}, norm {size:.3e})");
         if error / allowed > worst.0 {
             worst = (error / allowed, name.clone());
         }
     }
-    eprintln!("{what}: objective error {objective_error:.2e} of its scale; worst parameter {} at {:.2} of its allowance", worst.1, worst.0);
+    let (ratio, name) = worst;
+    eprintln!("{what}: objective error {objective_error:.2e} of its scale; worst: {name} at {ratio:.2} of its allowance");
 }
 
 fn training() -> RuntimeOptions {
@@ -139,6 +157,7 @@ fn training() -> RuntimeOptions {
 /// contributions are summed changes, so 1e-5 relative is generous.
 #[test]
 fn recompute_matches_plain_gradients() {
+    let _serial = serial();
     let fixture = Fixture::new(false);
     let plain = fixture.evaluate(&training());
     let recomputed = fixture.evaluate(&RuntimeOptions { recompute: true, ..training() });
@@ -149,6 +168,7 @@ fn recompute_matches_plain_gradients() {
 /// gradients recompute is a no-op and `forward` runs.
 #[test]
 fn forward_without_tape_refuses_recompute_under_grad_mode() {
+    let _serial = serial();
     let fixture = Fixture::new(false);
     let opts = RuntimeOptions { recompute: true, ..training() };
     let err = fixture.model.forward(&fixture.batch, 0, &opts, |_| {}).unwrap_err().to_string();
@@ -160,6 +180,7 @@ fn forward_without_tape_refuses_recompute_under_grad_mode() {
 /// seeds); the dropout actually changes the objective, so a replay with fresh masks would fail.
 #[test]
 fn recompute_replays_dropout_masks() {
+    let _serial = serial();
     let fixture = Fixture::new(true);
     let plain = fixture.evaluate(&training());
     let recomputed = fixture.evaluate(&RuntimeOptions { recompute: true, ..training() });
@@ -172,6 +193,7 @@ fn recompute_replays_dropout_masks() {
 /// Chunking splits independent rows, so it changes nothing but summation order: 1e-5.
 #[test]
 fn chunking_matches_unchunked_gradients() {
+    let _serial = serial();
     let fixture = Fixture::new(false);
     let plain = fixture.evaluate(&training());
     for chunk in [1, 2] {
@@ -184,6 +206,7 @@ fn chunking_matches_unchunked_gradients() {
 /// explicit one (fp32 throughout): 1e-4 relative.
 #[test]
 fn fused_attention_matches_explicit_gradients() {
+    let _serial = serial();
     let fixture = Fixture::new(false);
     let plain = fixture.evaluate(&training());
     let fused = fixture.evaluate(&RuntimeOptions { fused_attention: true, ..training() });
@@ -191,22 +214,30 @@ fn fused_attention_matches_explicit_gradients() {
 }
 
 /// bf16 keeps about 3 significant digits (8-bit mantissa), so per-element agreement is not
-/// expected; on this randomly initialised network the bf16 trunk's outputs differ from fp32 by
-/// about 2% (relative norm). Without recycling (which feeds the rounding back in), the bf16
-/// objective agrees to 1% of its scale and the whole gradient (fp32, in the fp32 master
-/// parameters) points the same way: cosine similarity above 0.99.
+/// expected; the whole gradient (fp32, in the fp32 master parameters) must point the same way and
+/// the objective must agree to a small fraction of its scale. Tolerances from the spread over
+/// seeds 0-5 (this fixture, no recycling, which would feed the rounding back in):
+/// - non-zero output layers (every parameter learns; large random activations): cosine
+///   similarity 0.986-0.999, objective error 5e-5 to 5e-4 of its scale: bounds 0.98 and 2e-3;
+/// - AlphaFold's zero-initialised output layers, as training starts: cosine >= 0.9993 with or
+///   without a recycle: bound 0.999.
 #[test]
 fn bf16_trunk_tracks_fp32_gradients() {
-    let fixture = Fixture::new(false);
-    let fp32 = fixture.evaluate_with_recycles(&training(), 0);
-    for recompute in [false, true] {
-        let opts = RuntimeOptions { precision: Precision::Bf16, recompute, ..training() };
-        let bf16 = fixture.evaluate_with_recycles(&opts, 0);
-        let objective_error = (bf16.objective - fp32.objective).abs() / fp32.scale;
-        let (a, b) = (flat(&bf16.grads), flat(&fp32.grads));
-        let cosine = (&a * &b).sum(Kind::Float).double_value(&[]) / (norm(&a) * norm(&b));
-        eprintln!("bf16 (recompute {recompute}): objective error {objective_error:.2e} of its scale, gradient cosine {cosine:.5}");
-        assert!(objective_error < 0.01, "bf16 objective {} vs fp32 {} (scale {})", bf16.objective, fp32.objective, fp32.scale);
-        assert!(cosine > 0.99, "bf16 gradient cosine similarity {cosine}");
+    let _serial = serial();
+    for (zero_init, min_cosine) in [(false, 0.98), (true, 0.999)] {
+        let fixture = Fixture::with_init(false, zero_init);
+        let fp32 = fixture.evaluate_with_recycles(&training(), 0);
+        for recompute in [false, true] {
+            let opts = RuntimeOptions { precision: Precision::Bf16, recompute, ..training() };
+            let bf16 = fixture.evaluate_with_recycles(&opts, 0);
+            let objective_error = (bf16.objective - fp32.objective).abs() / fp32.scale;
+            let (a, b) = (flat(&bf16.grads), flat(&fp32.grads));
+            let cosine = (&a * &b).sum(Kind::Float).double_value(&[]) / (norm(&a) * norm(&b));
+            let what = format!("bf16 (zero_init {zero_init}, recompute {recompute})");
+            eprintln!("{what}: objective error {objective_error:.2e} of its scale, cosine {cosine:.5}");
+            let (ours, theirs, scale) = (bf16.objective, fp32.objective, fp32.scale);
+            assert!(objective_error < 2e-3, "{what}: objective {ours} vs fp32 {theirs} (scale {scale})");
+            assert!(cosine > min_cosine, "{what}: gradient cosine similarity {cosine}");
+        }
     }
 }

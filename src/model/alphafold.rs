@@ -65,7 +65,10 @@ impl AlphaFold {
     ) -> Result<NamedOutputs> {
         let (outputs, tape) = self.forward_with_tape(batch, num_recycle, opts, on_iteration)?;
         if !tape.is_empty() {
-            bail!("recompute is on with gradients enabled: use forward_with_tape and call the tape's backward after the loss's");
+            bail!(
+                "recompute is on with gradients enabled: use forward_with_tape and call the tape's \
+                 backward after the loss's"
+            );
         }
         Ok(outputs)
     }

@@ -319,7 +319,8 @@ impl EvoformerStack {
             .blocks
             .iter()
             .map(|block| -> Block<'a> {
-                let (msa_mask, pair_mask, opts) = (msa_mask.shallow_clone(), pair_mask.shallow_clone(), *opts);
+                let (msa_mask, pair_mask) = (msa_mask.shallow_clone(), pair_mask.shallow_clone());
+                let opts = *opts;
                 Box::new(move |state: &[Tensor]| {
                     let (msa, pair) = block.forward(&state[0], &state[1], &msa_mask, &pair_mask, &opts);
                     vec![msa, pair]
@@ -339,7 +340,8 @@ impl EvoformerStack {
                 }
             },
         );
-        let [msa, pair]: [Tensor; 2] = state.try_into().expect("an Evoformer block maps (msa, pair) to (msa, pair)");
+        let [msa, pair]: [Tensor; 2] =
+            state.try_into().expect("an Evoformer block maps (msa, pair) to (msa, pair)");
         StackOutput { msa, pair, per_block }
     }
 }

@@ -136,7 +136,12 @@ impl EmbeddingsAndEvoformer {
     /// One pass of Alg. 2 lines 5-18 given the previous iteration's outputs. The embedders and
     /// stacks run in `opts.precision` (parameters stay fp32 and are cast where used, so their
     /// gradients are fp32); the representations are returned in fp32.
-    pub fn forward(&self, batch: &TrunkBatch, prev: &Recycled, opts: &RuntimeOptions) -> Result<TrunkOutput<'_>> {
+    pub fn forward(
+        &self,
+        batch: &TrunkBatch,
+        prev: &Recycled,
+        opts: &RuntimeOptions,
+    ) -> Result<TrunkOutput<'_>> {
         let kind = opts.precision.kind();
         if self.template_embedding.is_some() != batch.templates.is_some() {
             bail!(
