@@ -52,7 +52,8 @@ pub struct TrunkOutput<'a> {
     pub pair: Tensor,
     /// `[N_res, c_s]`
     pub single: Tensor,
-    /// `(msa, pair)` after each Evoformer block when `capture_intermediates` is on.
+    /// `(msa, pair)` after each Evoformer block when `capture_intermediates` is on (in the
+    /// trunk's precision; without gradients when the stack is recomputed).
     pub evoformer_blocks: Vec<(Tensor, Tensor)>,
     /// With `RuntimeOptions::recompute` under grad mode, the record of the recomputed stacks:
     /// call its `backward` after the loss's. Empty otherwise.
