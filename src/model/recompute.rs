@@ -1,9 +1,12 @@
 //! Activation recomputation ("gradient checkpointing", Chen et al. (2016) "Training Deep Nets
 //! with Sublinear Memory Cost"), as HelixFold (Wang et al. (2022) "HelixFold: An Efficient
 //! Implementation of AlphaFold2 using PaddlePaddle", arXiv:2207.05477, memory optimisation by
-//! "Recompute") applies it to the Evoformer blocks:
-//! the forward pass keeps only each block's input, and the backward pass recomputes the block from
-//! it to get the activations its gradient needs.
+//! "Recompute") applies it to the Evoformer blocks: the forward pass keeps only each block's
+//! input, and the backward pass recomputes the block from it to get the activations its gradient
+//! needs, at the cost of one more forward pass of every block. With `RuntimeOptions::recompute`
+//! the trunk records its three stacks this way: the template pair stack, the extra-MSA stack and
+//! the Evoformer stack (on CPU, 8 Evoformer blocks of width 32 on 96 residues and 16 sequences:
+//! training-step peak RSS growth 573 MiB instead of 1040 MiB).
 //!
 //! libtorch's C API, as tch exposes it, has neither `torch.utils.checkpoint` nor custom autograd
 //! functions, so recomputation is a tape kept beside the autograd graph:
