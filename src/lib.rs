@@ -6,6 +6,7 @@ pub mod device;
 pub mod geometry;
 pub mod kernel;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod plot;

@@ -8,6 +8,7 @@ use super::config::{ModelConfig, RuntimeOptions};
 use super::confidence::{compute_plddt, compute_predicted_aligned_error, predicted_tm_score};
 use super::embedders::Recycled;
 use super::heads::Heads;
+use super::recompute::RecomputeTape;
 use super::structure_module::StructureModule;
 use super::trunk::{EmbeddingsAndEvoformer, TrunkBatch};
 use crate::geometry::atom_maps::make_atom14_masks;
@@ -53,13 +54,36 @@ impl AlphaFold {
     /// Runs `num_recycle + 1` iterations on `batch`, whose every feature has a leading recycle
     /// axis of at least `num_recycle + 1` copies (AlphaFold's processed batch), and returns the
     /// last iteration's outputs. `on_iteration(r)` is called after iteration r (for timing).
+    /// With `opts.recompute` under grad mode the gradients need the tape: use
+    /// [`Self::forward_with_tape`] (this is an error here).
     pub fn forward(
         &self,
         batch: &BTreeMap<String, Tensor>,
         num_recycle: i64,
         opts: &RuntimeOptions,
-        mut on_iteration: impl FnMut(i64),
+        on_iteration: impl FnMut(i64),
     ) -> Result<NamedOutputs> {
+        let (outputs, tape) = self.forward_with_tape(batch, num_recycle, opts, on_iteration)?;
+        if !tape.is_empty() {
+            bail!(
+                "recompute is on with gradients enabled: use forward_with_tape and call the tape's \
+                 backward after the loss's"
+            );
+        }
+        Ok(outputs)
+    }
+
+    /// [`Self::forward`] that also returns the last iteration's recomputation tape (earlier
+    /// iterations run without gradients and record nothing). For training with
+    /// `opts.recompute`: `loss.backward()`, then `tape.backward()`, then the optimizer step.
+    /// The tape is empty (its `backward` a no-op) when recompute is off or gradients disabled.
+    pub fn forward_with_tape(
+        &self,
+        batch: &BTreeMap<String, Tensor>,
+        num_recycle: i64,
+        opts: &RuntimeOptions,
+        mut on_iteration: impl FnMut(i64),
+    ) -> Result<(NamedOutputs, RecomputeTape<'_>)> {
         if num_recycle < 0 {
             bail!("the number of recycles must not be negative (got {num_recycle})");
         }
@@ -86,7 +110,7 @@ impl AlphaFold {
         let last = self.iteration(&copy, &prev, opts)?;
         let outputs = self.heads_outputs(&last);
         on_iteration(num_recycle);
-        Ok(outputs)
+        Ok((outputs, last.trunk.recompute_tape))
     }
 
     /// One pass of trunk and structure module on one batch copy.
@@ -95,7 +119,7 @@ impl AlphaFold {
         copy: &BTreeMap<String, Tensor>,
         prev: &Recycled,
         opts: &RuntimeOptions,
-    ) -> Result<Iteration> {
+    ) -> Result<Iteration<'_>> {
         let batch = TrunkBatch::from_arrays(copy)?;
         let trunk = self.trunk.forward(&batch, prev, opts)?;
         let aatype = batch.aatype.to_kind(Kind::Int64);
@@ -154,8 +178,8 @@ impl AlphaFold {
 }
 
 /// One iteration's trunk and structure-module results.
-struct Iteration {
-    trunk: super::trunk::TrunkOutput,
+struct Iteration<'a> {
+    trunk: super::trunk::TrunkOutput<'a>,
     structure: super::structure_module::StructureModuleOutput,
 }
 
@@ -179,31 +203,7 @@ mod tests {
     use tch::Device;
 
     fn tiny_batch(copies: i64, n_res: i64) -> BTreeMap<String, Tensor> {
-        let one = TrunkBatch::tiny_random(n_res, 4, 6, Some(2));
-        let mut arrays = BTreeMap::new();
-        let mut put = |name: &str, t: &Tensor| {
-            let copies: Vec<Tensor> = (0..copies).map(|_| t.shallow_clone()).collect();
-            let stacked = Tensor::stack(&copies, 0);
-            arrays.insert(name.to_string(), stacked);
-        };
-        put("aatype", &one.aatype);
-        put("target_feat", &one.target_feat);
-        put("residue_index", &one.residue_index);
-        put("seq_mask", &one.seq_mask);
-        put("msa_feat", &one.msa_feat);
-        put("msa_mask", &one.msa_mask);
-        put("extra_msa", &one.extra_msa);
-        put("extra_has_deletion", &one.extra_has_deletion);
-        put("extra_deletion_value", &one.extra_deletion_value);
-        put("extra_msa_mask", &one.extra_msa_mask);
-        let t = one.templates.unwrap();
-        put("template_aatype", &t.template_aatype);
-        put("template_all_atom_positions", &t.template_all_atom_positions);
-        put("template_all_atom_masks", &t.template_all_atom_masks);
-        put("template_pseudo_beta", &t.template_pseudo_beta);
-        put("template_pseudo_beta_mask", &t.template_pseudo_beta_mask);
-        put("template_mask", &t.template_mask);
-        arrays
+        TrunkBatch::tiny_random(n_res, 4, 6, Some(2)).to_recycled_arrays(copies)
     }
 
     #[test]

@@ -622,6 +622,12 @@ pub struct RuntimeOptions {
     pub capture_intermediates: bool,
     /// Training mode: dropout active (unless the model config is deterministic).
     pub training: bool,
+    /// Recompute the Evoformer, extra-MSA and template pair stacks block by block in the
+    /// backward pass instead of keeping their activations (HelixFold's recompute); the trunk
+    /// then returns a `RecomputeTape` whose `backward` must follow the loss's
+    /// (`model::recompute`). No effect when gradients are disabled.
+    #[serde(default)]
+    pub recompute: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -632,6 +638,7 @@ impl Default for RuntimeOptions {
             fused_attention: false,
             capture_intermediates: false,
             training: false,
+            recompute: false,
         }
     }
 }

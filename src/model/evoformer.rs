@@ -15,7 +15,8 @@ use super::msa_column_attention::MsaColumnAttention;
 use super::msa_column_global_attention::MsaColumnGlobalAttention;
 use super::msa_row_attention::MsaRowAttentionWithPairBias;
 use super::outer_product_mean::OuterProductMean;
-use super::primitives::residual_update;
+use super::primitives::{dropout_active, residual_update};
+use super::recompute::{Block, RecomputeTape};
 use super::transition::Transition;
 use super::triangle_attention::TriangleAttention;
 use super::triangle_multiplication::TriangleMultiplication;
@@ -303,23 +304,44 @@ impl EvoformerStack {
         EvoformerStack { blocks }
     }
 
-    pub fn forward(
-        &self,
+    /// Runs the blocks in order; with `opts.recompute` (and gradients enabled) the stack is
+    /// recorded on `tape` and its outputs are the tape's leaves (see [`RecomputeTape`]).
+    pub fn forward<'a>(
+        &'a self,
         msa: &Tensor,
         pair: &Tensor,
         msa_mask: &Tensor,
         pair_mask: &Tensor,
         opts: &RuntimeOptions,
+        tape: &mut RecomputeTape<'a>,
     ) -> StackOutput {
-        let mut msa = msa.shallow_clone();
-        let mut pair = pair.shallow_clone();
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|block| -> Block<'a> {
+                let (msa_mask, pair_mask) = (msa_mask.shallow_clone(), pair_mask.shallow_clone());
+                let opts = *opts;
+                Box::new(move |state: &[Tensor]| {
+                    let (msa, pair) = block.forward(&state[0], &state[1], &msa_mask, &pair_mask, &opts);
+                    vec![msa, pair]
+                })
+            })
+            .collect();
+        let seeded = self.blocks.first().is_some_and(|b| dropout_active(&b.global, opts));
         let mut per_block = Vec::new();
-        for block in &self.blocks {
-            (msa, pair) = block.forward(&msa, &pair, msa_mask, pair_mask, opts);
-            if opts.capture_intermediates {
-                per_block.push((msa.shallow_clone(), pair.shallow_clone()));
-            }
-        }
+        let state = tape.run_stack(
+            blocks,
+            vec![msa.shallow_clone(), pair.shallow_clone()],
+            seeded,
+            opts.recompute,
+            |state| {
+                if opts.capture_intermediates {
+                    per_block.push((state[0].shallow_clone(), state[1].shallow_clone()));
+                }
+            },
+        );
+        let [msa, pair]: [Tensor; 2] =
+            state.try_into().expect("an Evoformer block maps (msa, pair) to (msa, pair)");
         StackOutput { msa, pair, per_block }
     }
 }

@@ -13,6 +13,7 @@ pub mod msa_column_global_attention;
 pub mod msa_row_attention;
 pub mod outer_product_mean;
 pub mod primitives;
+pub mod recompute;
 pub mod rigid_sidechain;
 pub mod structure_module;
 pub mod transition;

@@ -356,6 +356,11 @@ impl GlobalAttention {
     }
 }
 
+/// Whether dropout applies: in training (or with `eval_dropout`) unless the model is deterministic.
+pub fn dropout_active(global: &GlobalConfig, opts: &RuntimeOptions) -> bool {
+    (opts.training || global.eval_dropout) && !global.deterministic
+}
+
 /// AlphaFold's `dropout_wrapper` after the module: `act + dropout(update)`, where the dropout
 /// mask is shared along rows (`per_row`, axis -3) or columns (`per_column`, axis -2).
 pub fn residual_update(
@@ -365,8 +370,7 @@ pub fn residual_update(
     global: &GlobalConfig,
     opts: &RuntimeOptions,
 ) -> Tensor {
-    let active = (opts.training || global.eval_dropout) && !global.deterministic;
-    if !active || dropout.dropout_rate == 0.0 {
+    if !dropout_active(global, opts) || dropout.dropout_rate == 0.0 {
         return act + update;
     }
     let mut shape = update.size();

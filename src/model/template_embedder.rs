@@ -8,7 +8,8 @@
 use super::config::{GlobalConfig, RuntimeOptions, TemplateConfig};
 use super::embedders::dgram_from_positions;
 use super::evoformer::{PairStackConfig, PairStackModules};
-use super::primitives::{mask_bias, Attention, Init, LayerNorm, Linear};
+use super::primitives::{dropout_active, mask_bias, Attention, Init, LayerNorm, Linear};
+use super::recompute::{Block, RecomputeTape};
 use crate::residue_constants::ATOM_TYPES;
 use tch::{nn, Kind, Tensor};
 
@@ -77,6 +78,7 @@ pub struct SingleTemplateEmbedding {
     pub template_pair_stack: Vec<PairStackModules>,
     pub output_layer_norm: LayerNorm,
     cfg: TemplateConfig,
+    global: GlobalConfig,
 }
 
 impl SingleTemplateEmbedding {
@@ -103,6 +105,7 @@ impl SingleTemplateEmbedding {
                 .collect(),
             output_layer_norm: LayerNorm::new(&p / "output_layer_norm", c_t),
             cfg: *cfg,
+            global: *global,
         }
     }
 
@@ -136,14 +139,29 @@ impl SingleTemplateEmbedding {
         act * backbone_2d.unsqueeze(-1)
     }
 
-    /// `[N_templ, N_res, N_res, c_t]` embeddings of all templates.
-    pub fn forward(&self, t: &TemplateBatch, pair_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+    /// `[N_templ, N_res, N_res, c_t]` embeddings of all templates; with `opts.recompute` the
+    /// template pair stack is recorded on `tape`.
+    pub fn forward<'a>(
+        &'a self,
+        t: &TemplateBatch,
+        pair_mask: &Tensor,
+        opts: &RuntimeOptions,
+        tape: &mut RecomputeTape<'a>,
+    ) -> Tensor {
         let features = self.pair_features(t).to_kind(opts.precision.kind());
         // [T, R, R, c_t]
-        let mut act = self.embedding2d.forward(&features);
-        for block in &self.template_pair_stack {
-            act = block.template_order(&act, pair_mask, opts);
-        }
+        let act = self.embedding2d.forward(&features);
+        let blocks = self
+            .template_pair_stack
+            .iter()
+            .map(|block| -> Block<'a> {
+                let (pair_mask, opts) = (pair_mask.shallow_clone(), *opts);
+                Box::new(move |state: &[Tensor]| vec![block.template_order(&state[0], &pair_mask, &opts)])
+            })
+            .collect();
+        let seeded = dropout_active(&self.global, opts);
+        let mut state = tape.run_stack(blocks, vec![act], seeded, opts.recompute, |_| {});
+        let act = state.pop().expect("a template pair block maps one tensor to one");
         self.output_layer_norm.forward(&act)
     }
 }
@@ -170,14 +188,15 @@ impl TemplateEmbedding {
     }
 
     /// Update for `pair [N_res, N_res, c_z]` from the templates; zero when none is present.
-    pub fn forward(
-        &self,
+    pub fn forward<'a>(
+        &'a self,
         pair: &Tensor,
         t: &TemplateBatch,
         pair_mask: &Tensor,
         opts: &RuntimeOptions,
+        tape: &mut RecomputeTape<'a>,
     ) -> Tensor {
-        let templates = self.single_template_embedding.forward(t, pair_mask, opts);
+        let templates = self.single_template_embedding.forward(t, pair_mask, opts, tape);
         let (num_templ, n_res, _, c_t) = templates.size4().expect("templates are [T, R, R, c_t]");
         let c_z = pair.size()[2];
         // [R * R, 1, c_z]

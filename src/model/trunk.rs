@@ -6,6 +6,7 @@ use super::config::{ModelConfig, RuntimeOptions};
 use super::embedders::{extra_msa_feature, ExtraMsaEmbedder, InputEmbedder, Recycled, RecyclingEmbedder};
 use super::evoformer::EvoformerStack;
 use super::primitives::{Init, Linear};
+use super::recompute::RecomputeTape;
 use super::template_embedder::{TemplateBatch, TemplateEmbedding, TemplateSingleEmbedding};
 use crate::geometry::torsions::atom37_to_torsion_angles;
 use anyhow::{bail, Context, Result};
@@ -39,9 +40,10 @@ pub struct TrunkBatch {
     pub templates: Option<TemplateBatch>,
 }
 
-/// The trunk's representations (AlphaFold's `representations`).
+/// The trunk's representations (AlphaFold's `representations`), in fp32 whatever the trunk's
+/// precision: the structure module, heads and losses downstream run in fp32.
 #[derive(Debug)]
-pub struct TrunkOutput {
+pub struct TrunkOutput<'a> {
     /// `[N_seq, N_res, c_m]`, template rows removed.
     pub msa: Tensor,
     /// `[N_res, c_m]`, recycled into the next iteration.
@@ -50,11 +52,15 @@ pub struct TrunkOutput {
     pub pair: Tensor,
     /// `[N_res, c_s]`
     pub single: Tensor,
-    /// `(msa, pair)` after each Evoformer block when `capture_intermediates` is on.
+    /// `(msa, pair)` after each Evoformer block when `capture_intermediates` is on (in the
+    /// trunk's precision; without gradients when the stack is recomputed).
     pub evoformer_blocks: Vec<(Tensor, Tensor)>,
+    /// With `RuntimeOptions::recompute` under grad mode, the record of the recomputed stacks:
+    /// call its `backward` after the loss's. Empty otherwise.
+    pub recompute_tape: RecomputeTape<'a>,
 }
 
-impl TrunkOutput {
+impl TrunkOutput<'_> {
     /// The next iteration's recycled inputs (Alg. 2 line 6, gradients stopped) from this
     /// iteration's trunk output and the structure module's `final_atom_positions [N_res, 37, 3]`.
     pub fn recycled(&self, final_atom_positions: &Tensor) -> Recycled {
@@ -128,8 +134,15 @@ impl EmbeddingsAndEvoformer {
         }
     }
 
-    /// One pass of Alg. 2 lines 5-18 given the previous iteration's outputs.
-    pub fn forward(&self, batch: &TrunkBatch, prev: &Recycled, opts: &RuntimeOptions) -> Result<TrunkOutput> {
+    /// One pass of Alg. 2 lines 5-18 given the previous iteration's outputs. The embedders and
+    /// stacks run in `opts.precision` (parameters stay fp32 and are cast where used, so their
+    /// gradients are fp32); the representations are returned in fp32.
+    pub fn forward(
+        &self,
+        batch: &TrunkBatch,
+        prev: &Recycled,
+        opts: &RuntimeOptions,
+    ) -> Result<TrunkOutput<'_>> {
         let kind = opts.precision.kind();
         if self.template_embedding.is_some() != batch.templates.is_some() {
             bail!(
@@ -148,8 +161,9 @@ impl EmbeddingsAndEvoformer {
         let pair_mask = seq_mask.unsqueeze(-1) * seq_mask.unsqueeze(-2);
         let (msa, pair) = self.recycling_embedder.forward(&msa, &pair, prev, &batch.aatype);
         let mut pair = pair + self.input_embedder.relpos(&batch.residue_index).to_kind(kind);
+        let mut tape = RecomputeTape::new();
         if let (Some(embedding), Some(templates)) = (&self.template_embedding, &batch.templates) {
-            pair = &pair + embedding.forward(&pair, templates, &pair_mask, opts);
+            pair = &pair + embedding.forward(&pair, templates, &pair_mask, opts, &mut tape);
         }
 
         // Extra MSA stack (Alg. 2 lines 14-16).
@@ -158,7 +172,7 @@ impl EmbeddingsAndEvoformer {
         // [N_extra, N_res, c_e]
         let extra = self.extra_msa_embedder.forward(&extra_feat.to_kind(kind));
         let extra_mask = batch.extra_msa_mask.to_kind(kind);
-        let pair = self.extra_msa_stack.forward(&extra, &pair, &extra_mask, &pair_mask, opts).pair;
+        let pair = self.extra_msa_stack.forward(&extra, &pair, &extra_mask, &pair_mask, opts, &mut tape).pair;
 
         // Template torsion rows join the MSA (Alg. 2 lines 7-8).
         let num_seq = msa.size()[0];
@@ -171,14 +185,16 @@ impl EmbeddingsAndEvoformer {
         }
 
         // Evoformer stack (Alg. 2 lines 17-18).
-        let out = self.evoformer_iteration.forward(&msa, &pair, &msa_mask, &pair_mask, opts);
+        let out = self.evoformer_iteration.forward(&msa, &pair, &msa_mask, &pair_mask, opts, &mut tape);
         let msa_first_row = out.msa.get(0);
+        let fp32 = |t: &Tensor| t.to_kind(Kind::Float);
         Ok(TrunkOutput {
-            single: self.single_activations.forward(&msa_first_row),
-            msa: out.msa.narrow(0, 0, num_seq),
-            msa_first_row,
-            pair: out.pair,
+            single: fp32(&self.single_activations.forward(&msa_first_row)),
+            msa: fp32(&out.msa.narrow(0, 0, num_seq)),
+            msa_first_row: fp32(&msa_first_row),
+            pair: fp32(&out.pair),
             evoformer_blocks: out.per_block,
+            recompute_tape: tape,
         })
     }
 }
@@ -246,6 +262,41 @@ impl TrunkBatch {
     }
 }
 
+impl TrunkBatch {
+    /// The features by AlphaFold's names, each repeated `copies` times along a new leading
+    /// recycle axis (the layout `AlphaFold::forward` reads); the inverse of [`Self::from_arrays`]
+    /// on one copy, template torsion features included.
+    pub fn to_recycled_arrays(&self, copies: i64) -> BTreeMap<String, Tensor> {
+        let mut arrays = BTreeMap::new();
+        let mut put = |name: &str, t: &Tensor| {
+            let repeated: Vec<Tensor> = (0..copies).map(|_| t.shallow_clone()).collect();
+            arrays.insert(name.to_string(), Tensor::stack(&repeated, 0));
+        };
+        put("aatype", &self.aatype);
+        put("target_feat", &self.target_feat);
+        put("residue_index", &self.residue_index);
+        put("seq_mask", &self.seq_mask);
+        put("msa_feat", &self.msa_feat);
+        put("msa_mask", &self.msa_mask);
+        put("extra_msa", &self.extra_msa);
+        put("extra_has_deletion", &self.extra_has_deletion);
+        put("extra_deletion_value", &self.extra_deletion_value);
+        put("extra_msa_mask", &self.extra_msa_mask);
+        if let Some(t) = &self.templates {
+            put("template_aatype", &t.template_aatype);
+            put("template_all_atom_positions", &t.template_all_atom_positions);
+            put("template_all_atom_masks", &t.template_all_atom_masks);
+            put("template_pseudo_beta", &t.template_pseudo_beta);
+            put("template_pseudo_beta_mask", &t.template_pseudo_beta_mask);
+            put("template_mask", &t.template_mask);
+            put("template_torsion_angles_sin_cos", &t.template_torsion_angles_sin_cos);
+            put("template_alt_torsion_angles_sin_cos", &t.template_alt_torsion_angles_sin_cos);
+            put("template_torsion_angles_mask", &t.template_torsion_angles_mask);
+        }
+        arrays
+    }
+}
+
 /// Float kinds used by [`TrunkBatch::tiny_random`].
 const FLOAT: (Kind, tch::Device) = (Kind::Float, tch::Device::Cpu);
 
@@ -295,12 +346,12 @@ mod tests {
         cfg
     }
 
-    fn run(
-        trunk: &EmbeddingsAndEvoformer,
+    fn run<'a>(
+        trunk: &'a EmbeddingsAndEvoformer,
         batch: &TrunkBatch,
         cfg: &ModelConfig,
         opts: &RuntimeOptions,
-    ) -> TrunkOutput {
+    ) -> TrunkOutput<'a> {
         let n_res = batch.aatype.size()[0];
         let prev = Recycled::zeros(n_res, &cfg.embeddings_and_evoformer, FLOAT);
         trunk.forward(batch, &prev, opts).unwrap()
@@ -410,7 +461,8 @@ mod tests {
         assert!(!second.pair.allclose(&first.pair, 1e-3, 1e-3, false));
     }
 
-    /// bf16 activations run end to end, stay bf16, and track the fp32 result.
+    /// bf16 activations run through the stacks, the representations come out in fp32, and
+    /// they track the fp32 result.
     #[test]
     fn bf16_precision_tracks_fp32() {
         tch::manual_seed(3);
@@ -419,10 +471,15 @@ mod tests {
         let trunk = EmbeddingsAndEvoformer::new(vs.root(), &cfg);
         let batch = TrunkBatch::tiny_random(6, 3, 4, Some(2));
         let fp32 = run(&trunk, &batch, &cfg, &RuntimeOptions::default());
-        let opts = RuntimeOptions { precision: crate::model::config::Precision::Bf16, ..Default::default() };
+        let opts = RuntimeOptions {
+            precision: crate::model::config::Precision::Bf16,
+            capture_intermediates: true,
+            ..Default::default()
+        };
         let bf16 = run(&trunk, &batch, &cfg, &opts);
-        assert_eq!(bf16.pair.kind(), Kind::BFloat16);
-        assert_eq!(bf16.single.kind(), Kind::BFloat16);
+        assert_eq!(bf16.evoformer_blocks[0].1.kind(), Kind::BFloat16);
+        assert_eq!(bf16.pair.kind(), Kind::Float);
+        assert_eq!(bf16.single.kind(), Kind::Float);
         let diff = (bf16.single.to_kind(Kind::Float) - &fp32.single).abs().max().double_value(&[]);
         let scale = fp32.single.abs().max().double_value(&[]);
         assert!(diff <= 0.1 * scale, "bf16 single differs by {diff} (scale {scale})");

@@ -1,0 +1,140 @@
+//! Memory measurement for benchmarks: the process's peak resident set (CPU) and the CUDA device
+//! memory in use.
+//!
+//! CPU: Linux's `VmHWM` ("high water mark") line of `/proc/self/status` (proc(5)) is the largest
+//! resident set the process has had since it started, or since the mark was last reset by
+//! writing `5` to `/proc/self/clear_refs` ([`reset_peak_rss`]). It is a peak over the whole
+//! process, not per allocation: a measurement of one phase resets the mark before it. The kernel
+//! batches per-thread RSS counts, so the mark is exact to a few pages (tens of KiB).
+//!
+//! CUDA: libtorch's caching-allocator statistics (`torch.cuda.max_memory_allocated`,
+//! `c10::cuda::CUDACachingAllocator::getDeviceStats`) are C++ only and not part of the C API that
+//! tch 0.24 wraps, so they are not reachable from Rust without a C++ shim. What is reachable is
+//! the CUDA runtime's `cudaMemGetInfo` (C ABI, exported by the `libcudart` that
+//! `libtorch_cuda.so` loads): device memory in use is `total - free`. It counts every process on
+//! the device and the CUDA context as well as libtorch's reserved (cached) blocks. Since the
+//! caching allocator keeps what it reserved until the cache is emptied, after a run this is an
+//! upper bound on the run's peak allocated memory, not the peak itself.
+use anyhow::{bail, Context, Result};
+use std::ffi::{c_int, c_void, CString};
+
+/// Reads a `kB` field of `/proc/self/status` in bytes.
+fn proc_status_bytes(field: &str) -> Result<u64> {
+    let path = "/proc/self/status";
+    let status = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    parse_status_bytes(&status, field).with_context(|| path.to_string())
+}
+
+/// Finds `field:  <n> kB` in the text of a `/proc/<pid>/status` file and returns `n * 1024`.
+fn parse_status_bytes(status: &str, field: &str) -> Result<u64> {
+    let prefix = format!("{field}:");
+    let (number, line) = status
+        .lines()
+        .enumerate()
+        .find(|(_, line)| line.starts_with(&prefix))
+        .with_context(|| format!("no '{field}' line"))?;
+    let mut words = line[prefix.len()..].split_whitespace();
+    let (Some(value), Some("kB")) = (words.next(), words.next()) else {
+        bail!("line {}: expected '{field}: <n> kB', got '{line}'", number + 1);
+    };
+    let kib: u64 = value.parse().with_context(|| format!("line {}: '{value}' is not a count", number + 1))?;
+    Ok(kib * 1024)
+}
+
+/// Peak resident set size of this process in bytes (`VmHWM`, a high-water mark: see the module
+/// documentation).
+pub fn peak_rss_bytes() -> Result<u64> {
+    proc_status_bytes("VmHWM")
+}
+
+/// Current resident set size of this process in bytes (`VmRSS`).
+pub fn current_rss_bytes() -> Result<u64> {
+    proc_status_bytes("VmRSS")
+}
+
+/// Resets the peak resident set to the current one (writes `5` to `/proc/self/clear_refs`,
+/// Linux 4.0 and later), so that [`peak_rss_bytes`] measures from now on.
+pub fn reset_peak_rss() -> Result<()> {
+    let path = "/proc/self/clear_refs";
+    std::fs::write(path, "5").with_context(|| format!("writing to {path}"))
+}
+
+/// `cudaError_t cudaMemGetInfo(size_t *free, size_t *total)`.
+type CudaMemGetInfo = unsafe extern "C" fn(*mut usize, *mut usize) -> c_int;
+
+/// Finds `cudaMemGetInfo` among the loaded libraries, or in a CUDA runtime `libtorch_cuda.so`
+/// already loaded (never loading one that is not).
+fn cuda_mem_get_info() -> Option<CudaMemGetInfo> {
+    let symbol = CString::new("cudaMemGetInfo").expect("static name has no NUL");
+    // SAFETY: dlsym on the global scope with a valid C string.
+    let mut address: *mut c_void = unsafe { libc::dlsym(libc::RTLD_DEFAULT, symbol.as_ptr()) };
+    for name in ["libcudart.so.13", "libcudart.so.12", "libcudart.so"] {
+        if !address.is_null() {
+            break;
+        }
+        let name = CString::new(name).expect("static name has no NUL");
+        // SAFETY: RTLD_NOLOAD only returns a handle to a library that is already loaded; the
+        // handle's reference is never released because that library stays loaded anyway.
+        let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD) };
+        if !handle.is_null() {
+            // SAFETY: dlsym on a valid handle with a valid C string.
+            address = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
+        }
+    }
+    // SAFETY: the symbol, when found, is the CUDA runtime's cudaMemGetInfo with this signature.
+    (!address.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, CudaMemGetInfo>(address) })
+}
+
+/// CUDA device memory in use in bytes (`total - free` from `cudaMemGetInfo` on the current
+/// device), or `None` without a CUDA device or runtime. An upper bound on libtorch's peak
+/// allocation, not `max_memory_allocated` itself: see the module documentation.
+pub fn cuda_memory_in_use_bytes() -> Option<u64> {
+    if !crate::device::ensure_cuda_backend() {
+        return None;
+    }
+    let get_info = cuda_mem_get_info()?;
+    let (mut free, mut total) = (0usize, 0usize);
+    // SAFETY: both pointers are valid for writes of one size_t each.
+    let status = unsafe { get_info(&mut free, &mut total) };
+    (status == 0).then(|| total.saturating_sub(free) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_status_lines_and_names_bad_ones() {
+        let status = "Name:\thelixfold\nVmHWM:\t  2048 kB\nVmRSS:\t1024 kB\nVmSwap:\tlots\n";
+        assert_eq!(parse_status_bytes(status, "VmHWM").unwrap(), 2048 * 1024);
+        assert_eq!(parse_status_bytes(status, "VmRSS").unwrap(), 1024 * 1024);
+        let err = parse_status_bytes(status, "VmSwap").unwrap_err().to_string();
+        assert!(err.contains("line 4"), "{err}");
+        let err = parse_status_bytes(status, "VmPeak").unwrap_err().to_string();
+        assert!(err.contains("no 'VmPeak' line"), "{err}");
+    }
+
+    /// Touching 64 MiB raises the high-water mark by about as much, and it stays raised after
+    /// the memory is freed (the current RSS would drop by as much).
+    #[test]
+    fn peak_rss_is_a_high_water_mark() {
+        let size = 64 << 20;
+        reset_peak_rss().unwrap();
+        let before = current_rss_bytes().unwrap();
+        let block = vec![1u8; size];
+        assert_eq!(block.iter().map(|&b| b as usize).sum::<usize>(), size);
+        let during = peak_rss_bytes().unwrap();
+        drop(block);
+        let after = peak_rss_bytes().unwrap();
+        assert!(during >= before + (size as u64) / 2, "peak went from {before} to {during}");
+        // The kernel batches per-thread RSS counts, so the mark is exact only to a few pages.
+        assert!(after + (size as u64) / 8 >= during, "the mark fell from {during} to {after}");
+    }
+
+    #[test]
+    fn cuda_memory_is_absent_without_a_device() {
+        if !crate::device::ensure_cuda_backend() {
+            assert_eq!(cuda_memory_in_use_bytes(), None);
+        }
+    }
+}
