@@ -13,6 +13,7 @@ pub mod predict;
 pub mod repl;
 pub mod run;
 pub mod score;
+pub mod train;
 
 /// HelixFold (AlphaFold2) in Rust on libtorch.
 #[derive(Debug, Parser)]
@@ -37,6 +38,8 @@ pub enum Command {
     Kernel(kernel::KernelArgs),
     /// Predict a structure with one AlphaFold model: PDB with pLDDT, PAE, ranking, timings, outputs.
     Predict(predict::PredictArgs),
+    /// Train a model: metrics.jsonl, checkpoints, optional evaluation against the native.
+    Train(train::TrainArgs),
 }
 
 impl Cli {
@@ -48,6 +51,7 @@ impl Cli {
             (None, Some(Command::Run(args))) => run::run(args),
             (None, Some(Command::Kernel(args))) => kernel::run(args),
             (None, Some(Command::Predict(args))) => predict::run(args),
+            (None, Some(Command::Train(args))) => train::run(args),
             (None, Some(Command::Repl)) => repl::run(),
             (None, None) if std::io::stdin().is_terminal() => repl::run(),
             (None, None) => run::run_stdin(),
