@@ -69,6 +69,29 @@ fn resumed_training_repeats_the_uninterrupted_run_bit_for_bit() {
     assert_ne!(expected[2].loss, expected[3].loss);
 }
 
+#[test]
+fn a_short_run_halves_the_backbone_fape() {
+    // From random weights, 150 steps with a rate suited to this tiny network fitting one chain,
+    // the unclamped FAPE (a global signal), no recycling and no violation term. Dropout stays on,
+    // so the curve is noisy: compare the means of the first and last few steps.
+    let Some((cif, a3m)) = psm_files() else { return };
+    tch::set_num_threads(1);
+    let (mut model, mut config, mut source) = tiny_on_1psm(&cif, &a3m, 0);
+    model.heads.structure_module.structural_violation_loss_weight = 0.0;
+    model.global_config.deterministic = true;
+    config.max_recycle = 0;
+    config.clamped_fape_probability = 0.0;
+    config.schedule.base_lr = 1e-2;
+    let mut trainer = Trainer::new(&model, config, Device::Cpu).unwrap();
+    let fape: Vec<f64> = train(&mut trainer, &mut source, STEPS).iter().map(|r| r.terms["backbone_fape"]).collect();
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len() as f64;
+    let (start, end) = (mean(&fape[..5]), mean(&fape[fape.len() - 10..]));
+    assert!(end <= 0.5 * start, "backbone FAPE went from {start:.3} to {end:.3}: {fape:?}");
+}
+
+/// Steps of [`a_short_run_halves_the_backbone_fape`].
+const STEPS: u64 = 150;
+
 fn helixfold(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_helixfold")).args(args).output().unwrap()
 }

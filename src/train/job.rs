@@ -44,6 +44,10 @@ pub struct TrainOverrides {
     pub accumulation: Option<usize>,
     pub ema_decay: Option<f64>,
     pub violation_loss_weight: Option<f64>,
+    /// Probability of the clamped backbone FAPE (AlphaFold: 0.9).
+    pub clamped_fape_probability: Option<f64>,
+    /// `Some(false)` turns dropout off (the model config's `deterministic`).
+    pub dropout: Option<bool>,
 }
 
 /// A training run.
@@ -134,6 +138,9 @@ impl TrainJob {
         if let Some(w) = o.violation_loss_weight {
             model.heads.structure_module.structural_violation_loss_weight = w;
         }
+        if let Some(dropout) = o.dropout {
+            model.global_config.deterministic = !dropout;
+        }
         if let Some(r) = o.max_recycle {
             model.data.num_recycle = r;
             model.num_recycle = r;
@@ -150,6 +157,9 @@ impl TrainJob {
         }
         if let Some(d) = o.ema_decay {
             config.ema.decay = d;
+        }
+        if let Some(p) = o.clamped_fape_probability {
+            config.clamped_fape_probability = p;
         }
         Trainer::new(&model, config, self.device)
     }
