@@ -15,3 +15,4 @@ pub mod repl;
 pub mod residue_constants;
 pub mod session;
 pub mod testing;
+pub mod train;

@@ -150,7 +150,7 @@ fn load_batch(options: &PredictOptions, config: &ModelConfig) -> Result<(BTreeMa
 }
 
 /// The feature pipeline settings of a preset.
-fn data_config(config: &ModelConfig) -> Result<DataConfig> {
+pub fn data_config(config: &ModelConfig) -> Result<DataConfig> {
     let d = &config.data;
     let size = |n: i64, what: &str| usize::try_from(n).with_context(|| format!("preset {what} {n}"));
     Ok(DataConfig {

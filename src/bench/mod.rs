@@ -5,6 +5,7 @@ pub mod infer;
 pub mod memory;
 pub mod reference;
 pub mod synthetic;
+pub mod train;
 
 use infer::{time_inference, InferBench, InferTiming};
 use reference::{JaxReference, ReferenceTiming};
@@ -107,4 +108,47 @@ pub fn bench_inference(bench: &InferBench, reference: Option<&JaxReference>) -> 
     };
     let timing = time_inference(bench, &batch)?;
     Ok(InferReport { bench: bench.clone(), timing, reference })
+}
+
+impl train::TrainTiming {
+    /// One JSON object describing `bench` and this measurement.
+    pub fn to_json(&self, bench: &train::TrainBench) -> serde_json::Value {
+        json!({
+            "benchmark": "train",
+            "preset": bench.preset,
+            "structure": bench.structure.display().to_string(),
+            "residues": self.residues,
+            "max_recycle": bench.max_recycle,
+            "device": format!("{:?}", bench.device),
+            "precision": format!("{:?}", bench.runtime.precision),
+            "recompute": bench.runtime.recompute,
+            "chunk_size": bench.runtime.chunk_size,
+            "fused_attention": bench.runtime.fused_attention,
+            "parameters": self.parameters,
+            "seconds_per_step": self.seconds_per_step,
+            "step_seconds": self.step_seconds,
+            "peak_memory_mib": self.peak_memory_mib,
+            "memory_measure": self.memory_measure.describe(),
+        })
+    }
+
+    /// Two lines for a terminal.
+    pub fn to_text(&self, bench: &train::TrainBench) -> String {
+        let r = &bench.runtime;
+        format!(
+            "{} ({} parameters), {} residues, {:?}, {:?}, recompute {}, chunk {:?}, fused attention {}\n\
+             helixfold train  {:>9.3} s/step   {:>9.0} MiB {}\n",
+            bench.preset,
+            self.parameters,
+            self.residues,
+            bench.device,
+            r.precision,
+            r.recompute,
+            r.chunk_size,
+            r.fused_attention,
+            self.seconds_per_step,
+            self.peak_memory_mib,
+            self.memory_measure.describe()
+        )
+    }
 }

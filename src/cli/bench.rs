@@ -1,9 +1,10 @@
-//! `helixfold bench infer|plot [...]`: speed and memory benchmarks; the work is
+//! `helixfold bench infer|train|plot [...]`: speed and memory benchmarks; the work is
 //! [`crate::bench`] and [`crate::plot::bench`].
 use crate::bench::infer::InferBench;
 use crate::bench::reference::JaxReference;
 use crate::bench::synthetic::BatchShape;
 use crate::bench::bench_inference;
+use crate::bench::train::{time_training, TrainBench};
 use crate::device::parse_device;
 use crate::model::config::{Precision, RuntimeOptions};
 use anyhow::{Context, Result};
@@ -22,8 +23,70 @@ pub enum BenchCommand {
     /// Forward time per recycle and peak memory of a preset on a synthetic batch, optionally
     /// next to DeepMind's JAX AlphaFold on the same batch.
     Infer(InferArgs),
+    /// Seconds per training step and peak memory of a preset on one structure.
+    Train(TrainArgs),
     /// Seconds to render each heavy plot (SVG + PNG) for a given number of residues.
     Plot(PlotArgs),
+}
+
+/// Chunking, precision and the memory techniques, shared by the benchmarks.
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long, value_enum, default_value = "fp32")]
+    pub precision: PrecisionArg,
+    /// Chunk attention, transitions and outer product mean into this many rows.
+    #[arg(long)]
+    pub chunk_size: Option<i64>,
+    /// Use libtorch's fused scaled_dot_product_attention.
+    #[arg(long)]
+    pub fused_attention: bool,
+    /// Recompute the trunk's blocks during backward instead of keeping their activations.
+    #[arg(long)]
+    pub recompute: bool,
+}
+
+impl RuntimeArgs {
+    fn runtime(&self) -> RuntimeOptions {
+        RuntimeOptions {
+            chunk_size: self.chunk_size,
+            precision: match self.precision {
+                PrecisionArg::Fp32 => Precision::Fp32,
+                PrecisionArg::Bf16 => Precision::Bf16,
+            },
+            fused_attention: self.fused_attention,
+            recompute: self.recompute,
+            ..RuntimeOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Model preset (initial_training, finetune, tiny, model_1..5[_ptm]).
+    #[arg(long, default_value = "initial_training")]
+    pub preset: String,
+    /// The example's structure (mmCIF or PDB, first chain); cropped and padded as the preset says.
+    #[arg(long)]
+    pub structure: PathBuf,
+    /// Its alignments (.a3m, .sto); without any, the query alone.
+    #[arg(long = "msa")]
+    pub msas: Vec<PathBuf>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// Most recycling iterations per step (drawn uniformly from 0..=N).
+    #[arg(long, default_value_t = 0)]
+    pub max_recycle: i64,
+    /// Timed steps (the median counts).
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Append the result as one JSON line to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -65,17 +128,8 @@ pub struct InferArgs {
     /// Recycling iterations per forward pass.
     #[arg(long, default_value_t = 3)]
     pub recycles: i64,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    #[arg(long, value_enum, default_value = "fp32")]
-    pub precision: PrecisionArg,
-    /// Chunk attention, transitions and outer product mean into this many rows.
-    #[arg(long)]
-    pub chunk_size: Option<i64>,
-    /// Use libtorch's fused scaled_dot_product_attention.
-    #[arg(long)]
-    pub fused_attention: bool,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     /// Timed forward passes (the median counts).
     #[arg(long, default_value_t = 1)]
     pub repeats: usize,
@@ -95,8 +149,35 @@ pub struct InferArgs {
 pub fn run(args: &BenchArgs) -> Result<()> {
     match &args.what {
         BenchCommand::Infer(args) => infer(args),
+        BenchCommand::Train(args) => train(args),
         BenchCommand::Plot(args) => plot(args),
     }
+}
+
+fn train(args: &TrainArgs) -> Result<()> {
+    let bench = TrainBench {
+        preset: args.preset.clone(),
+        structure: args.structure.clone(),
+        msas: args.msas.clone(),
+        device: parse_device(&args.runtime.device)?,
+        runtime: args.runtime.runtime(),
+        max_recycle: args.max_recycle,
+        steps: args.steps,
+        seed: args.seed,
+    };
+    let timing = time_training(&bench)?;
+    print!("{}", timing.to_text(&bench));
+    append_json(args.json.as_deref(), &timing.to_json(&bench))
+}
+
+fn append_json(path: Option<&std::path::Path>, value: &serde_json::Value) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    writeln!(file, "{value}").with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn plot(args: &PlotArgs) -> Result<()> {
@@ -117,16 +198,8 @@ fn infer(args: &InferArgs) -> Result<()> {
             templates: args.templates,
             recycles: args.recycles,
         },
-        device: parse_device(&args.device)?,
-        runtime: RuntimeOptions {
-            chunk_size: args.chunk_size,
-            precision: match args.precision {
-                PrecisionArg::Fp32 => Precision::Fp32,
-                PrecisionArg::Bf16 => Precision::Bf16,
-            },
-            fused_attention: args.fused_attention,
-            ..RuntimeOptions::default()
-        },
+        device: parse_device(&args.runtime.device)?,
+        runtime: args.runtime.runtime(),
         repeats: args.repeats,
         seed: args.seed,
     };
@@ -136,13 +209,5 @@ fn infer(args: &InferArgs) -> Result<()> {
     };
     let report = bench_inference(&bench, reference.as_ref())?;
     print!("{}", report.to_text());
-    if let Some(path) = &args.json {
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        writeln!(file, "{}", report.to_json()).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
+    append_json(args.json.as_deref(), &report.to_json())
 }

@@ -14,6 +14,7 @@ pub mod predict;
 pub mod repl;
 pub mod run;
 pub mod score;
+pub mod train;
 
 /// HelixFold (AlphaFold2) in Rust on libtorch.
 #[derive(Debug, Parser)]
@@ -41,6 +42,8 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Benchmarks: `bench infer` (forward time and memory, optionally against DeepMind's JAX code).
     Bench(bench::BenchArgs),
+    /// Train a model: metrics.jsonl, checkpoints, optional evaluation against the native.
+    Train(train::TrainArgs),
 }
 
 impl Cli {
@@ -53,6 +56,7 @@ impl Cli {
             (None, Some(Command::Kernel(args))) => kernel::run(args),
             (None, Some(Command::Predict(args))) => predict::run(args),
             (None, Some(Command::Bench(args))) => bench::run(args),
+            (None, Some(Command::Train(args))) => train::run(args),
             (None, Some(Command::Repl(args))) => repl::run(args),
             (None, None) if std::io::stdin().is_terminal() => repl::run(&repl::ReplArgs::default()),
             (None, None) => run::run_stdin(),

@@ -84,6 +84,25 @@ impl AlphaFold {
         opts: &RuntimeOptions,
         mut on_iteration: impl FnMut(i64),
     ) -> Result<(NamedOutputs, RecomputeTape<'_>)> {
+        let last = self.last_iteration(batch, num_recycle, opts, &mut on_iteration)?;
+        let outputs = self.heads_outputs(&last);
+        on_iteration(num_recycle);
+        Ok((outputs, last.trunk.recompute_tape))
+    }
+
+    /// The trunk and structure module of iteration `num_recycle` (batch copy `num_recycle`),
+    /// after the earlier iterations have run without gradients and fed it their recycled
+    /// outputs; gradients flow through this last iteration only (Suppl. 1.10), and with
+    /// `opts.recompute` its trunk carries the recomputation tape. The heads are the caller's
+    /// (inference confidences, or training losses). `on_iteration(r)` is called after each
+    /// earlier iteration r.
+    pub fn last_iteration(
+        &self,
+        batch: &BTreeMap<String, Tensor>,
+        num_recycle: i64,
+        opts: &RuntimeOptions,
+        mut on_iteration: impl FnMut(i64),
+    ) -> Result<Iteration<'_>> {
         if num_recycle < 0 {
             bail!("the number of recycles must not be negative (got {num_recycle})");
         }
@@ -107,10 +126,7 @@ impl AlphaFold {
             on_iteration(r);
         }
         let copy = batch_copy(batch, num_recycle)?;
-        let last = self.iteration(&copy, &prev, opts)?;
-        let outputs = self.heads_outputs(&last);
-        on_iteration(num_recycle);
-        Ok((outputs, last.trunk.recompute_tape))
+        self.iteration(&copy, &prev, opts)
     }
 
     /// One pass of trunk and structure module on one batch copy.
@@ -178,13 +194,13 @@ impl AlphaFold {
 }
 
 /// One iteration's trunk and structure-module results.
-struct Iteration<'a> {
-    trunk: super::trunk::TrunkOutput<'a>,
-    structure: super::structure_module::StructureModuleOutput,
+pub struct Iteration<'a> {
+    pub trunk: super::trunk::TrunkOutput<'a>,
+    pub structure: super::structure_module::StructureModuleOutput,
 }
 
 /// Copy `r` of every feature (AlphaFold's `slice_recycle_idx`), naming a feature without it.
-fn batch_copy(batch: &BTreeMap<String, Tensor>, r: i64) -> Result<BTreeMap<String, Tensor>> {
+pub fn batch_copy(batch: &BTreeMap<String, Tensor>, r: i64) -> Result<BTreeMap<String, Tensor>> {
     batch
         .iter()
         .map(|(name, t)| {

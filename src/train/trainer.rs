@@ -1,0 +1,311 @@
+//! The training step (Jumper et al. (2021) Suppl. 1.11.3, Alg. 31): a [`Trainer`] owns the
+//! model's variables, the Adam moments, the weight average, the schedule position and the
+//! random streams, and turns batches into parameter updates.
+//!
+//! One step takes one or more examples (gradient accumulation). For each example: a number of
+//! recycles uniform on `0..=max_recycle` and the clamped-or-not backbone FAPE are drawn, the
+//! loss is back-propagated through the last iteration, and the example's gradient is clipped to
+//! global norm 0.1 (AlphaFold clips every example's gradient before averaging over the batch).
+//! The mean clipped gradient then drives Adam at the schedule's rate, and the weight average
+//! follows the new weights.
+//!
+//! Randomness is a function of `(seed, step, example)`: the recycles, the FAPE clamping and
+//! libtorch's generator (dropout) are re-seeded from it before each example, so a run resumed
+//! from a checkpoint repeats the uninterrupted run bit for bit on the same device.
+use super::adam::{Adam, AdamConfig};
+use super::ema::{EmaConfig, ExponentialMovingAverage};
+use super::flat_parameters::FlatParameters;
+use super::forward::{draw_num_recycle, forward_training};
+use super::loss::training_loss;
+use super::schedule::LearningRateSchedule;
+use crate::model::alphafold::AlphaFold;
+use crate::model::config::{ModelConfig, RuntimeOptions};
+use anyhow::{bail, Context, Result};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use tch::{nn, Device, Kind, Tensor};
+
+/// A processed training batch by AlphaFold's names, each feature with its leading recycle axis
+/// (`process_training_features`, as tensors on the training device).
+pub type Batch = BTreeMap<String, Tensor>;
+
+/// How to train (AlphaFold's initial-training settings by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Seeds the initial weights and every random draw of training.
+    pub seed: u64,
+    /// Recycles are drawn uniformly from `0..=max_recycle` (capped by the batch's copies).
+    pub max_recycle: i64,
+    pub schedule: LearningRateSchedule,
+    pub adam: AdamConfig,
+    /// Global-norm clip of each example's gradient; `None` leaves gradients as they are.
+    pub clip_norm: Option<f64>,
+    pub ema: EmaConfig,
+    /// Examples whose gradients are averaged into one update.
+    pub accumulation: usize,
+    /// Probability of the clamped backbone FAPE for an example (AlphaFold: 0.9).
+    pub clamped_fape_probability: f64,
+    /// Chunking and precision; `training` is forced on.
+    pub runtime: RuntimeOptions,
+}
+
+impl TrainConfig {
+    /// AlphaFold's settings for `model`: its recycles, lr 1e-3 with 1000 warm-up steps and ×0.95
+    /// every 50k, Adam (0.9, 0.999, 1e-6), clip 0.1, average decay 0.999, one example a step.
+    pub fn alphafold(model: &ModelConfig, seed: u64) -> Self {
+        Self {
+            seed,
+            max_recycle: model.num_recycle,
+            schedule: LearningRateSchedule::default(),
+            adam: AdamConfig::default(),
+            clip_norm: Some(0.1),
+            ema: EmaConfig::default(),
+            accumulation: 1,
+            clamped_fape_probability: 0.9,
+            runtime: RuntimeOptions { training: true, ..RuntimeOptions::default() },
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// The step's index (0 for the first update).
+    pub step: u64,
+    /// Total loss, mean over the step's examples.
+    pub loss: f64,
+    /// Each term ([`super::loss::LossTerms::terms`]), mean over the examples.
+    pub terms: BTreeMap<String, f64>,
+    /// Global norm of the gradient before clipping, mean over the examples.
+    pub grad_norm: f64,
+    pub lr: f64,
+    /// Recycles drawn for each example.
+    pub recycles: Vec<i64>,
+    pub seconds: f64,
+    /// Peak memory so far (bytes): the process's resident set on the CPU, device memory in use
+    /// on CUDA.
+    pub peak_memory_bytes: Option<u64>,
+}
+
+/// Model, optimiser, weight average and position of a training run.
+pub struct Trainer {
+    model: AlphaFold,
+    vs: nn::VarStore,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    params: FlatParameters,
+    adam: Adam,
+    ema: ExponentialMovingAverage,
+    step: u64,
+    data_position: u64,
+}
+
+/// A stream seed for example `example` of step `step` (SplitMix64's finaliser over the three,
+/// so neighbouring steps get unrelated streams).
+fn stream_seed(seed: u64, step: u64, example: u64) -> u64 {
+    let mut z = seed
+        .wrapping_add(step.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(example.wrapping_mul(0xD1B5_4A32_D192_ED69));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Trainer {
+    /// A fresh run: weights initialised from `config.seed` on `device`.
+    pub fn new(model_config: &ModelConfig, config: TrainConfig, device: Device) -> Result<Self> {
+        if config.accumulation == 0 {
+            bail!("gradient accumulation needs at least one example per step");
+        }
+        if config.max_recycle < 0 {
+            bail!("max_recycle must not be negative (got {})", config.max_recycle);
+        }
+        tch::manual_seed(config.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let model = AlphaFold::new(vs.root(), model_config);
+        let params = FlatParameters::new(&vs)?;
+        let adam = Adam::new(config.adam, params.numel(), device);
+        let ema = ExponentialMovingAverage::new(config.ema, &params.values);
+        Ok(Self {
+            model,
+            vs,
+            model_config: model_config.clone(),
+            config,
+            params,
+            adam,
+            ema,
+            step: 0,
+            data_position: 0,
+        })
+    }
+
+    pub fn model(&self) -> &AlphaFold {
+        &self.model
+    }
+
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    pub fn model_config(&self) -> &ModelConfig {
+        &self.model_config
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Optimiser steps taken.
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    /// Examples consumed (the index of the next batch in a [`super::batches::BatchSource`]).
+    pub fn data_position(&self) -> u64 {
+        self.data_position
+    }
+
+    pub fn device(&self) -> Device {
+        self.params.device()
+    }
+
+    pub(crate) fn state_mut(&mut self) -> TrainerState<'_> {
+        TrainerState {
+            params: &mut self.params,
+            adam: &mut self.adam,
+            ema: &mut self.ema,
+            step: &mut self.step,
+            data_position: &mut self.data_position,
+        }
+    }
+
+    /// One update from one example.
+    pub fn step(&mut self, batch: &Batch) -> Result<StepReport> {
+        self.step_accumulated(std::slice::from_ref(batch))
+    }
+
+    /// One update from the mean clipped gradient of `batches` (any number of examples; the
+    /// configured `accumulation` is what [`super::run::train_loop`] passes). On error nothing
+    /// has changed but libtorch's generator.
+    pub fn step_accumulated(&mut self, batches: &[Batch]) -> Result<StepReport> {
+        if batches.is_empty() {
+            bail!("a training step needs at least one example");
+        }
+        let started = Instant::now();
+        let lr = self.config.schedule.lr(self.step);
+        let mut gradient = Tensor::zeros([self.params.numel()], (Kind::Float, self.device()));
+        let mut loss = 0.0;
+        let mut terms: BTreeMap<String, f64> = BTreeMap::new();
+        let mut grad_norm = 0.0;
+        let mut recycles = Vec::with_capacity(batches.len());
+        let runtime = RuntimeOptions { training: true, ..self.config.runtime };
+        for (index, batch) in batches.iter().enumerate() {
+            let mut rng = StdRng::seed_from_u64(stream_seed(self.config.seed, self.step, index as u64));
+            tch::manual_seed(rng.gen::<i64>());
+            let copies = batch
+                .get("aatype")
+                .context("the training batch lacks feature 'aatype'")?
+                .size()
+                .first()
+                .copied()
+                .unwrap_or(1);
+            let num_recycle = draw_num_recycle(self.config.max_recycle.min(copies - 1), &mut rng);
+            let use_clamped_fape = f64::from(u8::from(rng.gen::<f64>() < self.config.clamped_fape_probability));
+            let example_gradient = self.example_gradient(batch, num_recycle, use_clamped_fape, &runtime);
+            self.params.zero_grad();
+            let (example_loss, example_terms, example_gradient) = example_gradient?;
+            let norm = example_gradient.norm().double_value(&[]);
+            let scale = match self.config.clip_norm {
+                Some(clip) => (clip / (norm + 1e-6)).min(1.0),
+                None => 1.0,
+            };
+            gradient += example_gradient * scale;
+            loss += example_loss;
+            grad_norm += norm;
+            for (name, value) in example_terms {
+                *terms.entry(name).or_default() += value;
+            }
+            recycles.push(num_recycle);
+        }
+        let n = batches.len() as f64;
+        self.adam.update(&self.params.values, &(gradient / n), lr);
+        self.ema.update(&self.params.values);
+        let report = StepReport {
+            step: self.step,
+            loss: loss / n,
+            terms: terms.into_iter().map(|(k, v)| (k, v / n)).collect(),
+            grad_norm: grad_norm / n,
+            lr,
+            recycles,
+            seconds: started.elapsed().as_secs_f64(),
+            peak_memory_bytes: peak_memory_bytes(self.device()),
+        };
+        self.step += 1;
+        self.data_position += batches.len() as u64;
+        Ok(report)
+    }
+
+    /// Loss, its terms and the flat gradient `[P]` of one example.
+    fn example_gradient(
+        &self,
+        batch: &Batch,
+        num_recycle: i64,
+        use_clamped_fape: f64,
+        runtime: &RuntimeOptions,
+    ) -> Result<(f64, BTreeMap<String, f64>, Tensor)> {
+        let (outputs, recompute_tape) = forward_training(&self.model, batch, num_recycle, runtime)?;
+        let losses = training_loss(&outputs, &self.model_config, use_clamped_fape)?;
+        let total = losses.total.double_value(&[]);
+        if !total.is_finite() {
+            bail!("the loss is {total} (terms: {:?})", values(&losses.terms));
+        }
+        losses.total.backward();
+        recompute_tape.backward().context("recomputing the trunk's blocks for their gradients")?;
+        Ok((total, values(&losses.terms), self.params.flat_gradient()))
+    }
+
+    /// Runs `f` with the averaged weights in the model, then puts the trained ones back.
+    pub fn with_average_weights<T>(&mut self, f: impl FnOnce(&AlphaFold) -> T) -> T {
+        let trained = tch::no_grad(|| self.params.values.copy());
+        self.params.assign(&self.ema.values);
+        let result = f(&self.model);
+        self.params.assign(&trained);
+        result
+    }
+
+    /// Saves the averaged weights alone (a model checkpoint for `predict --params`), under the
+    /// VarStore's names.
+    pub fn save_average_weights(&mut self, path: &std::path::Path) -> Result<()> {
+        let trained = tch::no_grad(|| self.params.values.copy());
+        self.params.assign(&self.ema.values);
+        let saved = crate::model::weights::save_checkpoint(&self.vs, path);
+        self.params.assign(&trained);
+        saved
+    }
+}
+
+/// Mutable access to the state a checkpoint restores.
+pub(crate) struct TrainerState<'a> {
+    pub params: &'a mut FlatParameters,
+    pub adam: &'a mut Adam,
+    pub ema: &'a mut ExponentialMovingAverage,
+    pub step: &'a mut u64,
+    pub data_position: &'a mut u64,
+}
+
+fn values(terms: &BTreeMap<String, Tensor>) -> BTreeMap<String, f64> {
+    terms.iter().map(|(k, v)| (k.clone(), v.double_value(&[]))).collect()
+}
+
+/// The process's peak resident set on the CPU; on CUDA the device memory in use, which libtorch's
+/// caching allocator keeps at its high-water mark ([`crate::memory`]).
+fn peak_memory_bytes(device: Device) -> Option<u64> {
+    match device {
+        Device::Cuda(_) => crate::memory::cuda_memory_in_use_bytes(),
+        _ => crate::memory::peak_rss_bytes().ok(),
+    }
+}
+
