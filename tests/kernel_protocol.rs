@@ -211,7 +211,7 @@ async fn progress_is_one_display_updated_in_place() {
     let mut iopub = kernel.subscribe_iopub().await;
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/1a8o.pdb");
     let code = format!(
-        "load {demo} name=native\nfeatures from=native recycles=2\nmodel tiny templates=false\nparams init\ninfer"
+        "load {demo} name=native\nfeatures from=native recycles=2\nmodel tiny templates=false\nparams init\ninfer recycles=2"
     );
     let cell = kernel.send_shell("execute_request", json!({"code": code, "silent": false})).await;
     let mut displays = Vec::new();

@@ -54,28 +54,72 @@ impl Renderer {
     }
 
     fn progress(&mut self, output: &Output, id: &str, finished: bool) {
+        if let Some(text) = self.progress_text(output, id, finished) {
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "{text}");
+            let _ = stderr.flush();
+        }
+    }
+
+    /// What a progress report writes to stderr, if anything, updating the display state.
+    fn progress_text(&mut self, output: &Output, id: &str, finished: bool) -> Option<String> {
         match self.style {
             ProgressStyle::Line => {
-                let mut stderr = std::io::stderr().lock();
                 // Carriage return, the report, then erase what a longer previous report left.
-                let _ = write!(stderr, "\r{}\u{1b}[K", output.to_text());
-                let _ = stderr.flush();
-                self.line_open = true;
+                let mut text = format!("\r{}\u{1b}[K", output.to_text());
+                self.line_open = !finished;
                 if finished {
-                    drop(stderr);
-                    self.end_line();
+                    text.push('\n');
                 }
+                Some(text)
             }
             ProgressStyle::Log => {
                 let due = match &self.last_logged {
                     Some((last_id, at)) => last_id != id || at.elapsed() >= LOG_INTERVAL,
                     None => true,
                 };
-                if due || finished {
-                    eprintln!("{}", output.to_text());
-                    self.last_logged = Some((id.to_string(), Instant::now()));
+                if !(due || finished) {
+                    return None;
                 }
+                self.last_logged = Some((id.to_string(), Instant::now()));
+                Some(format!("{}\n", output.to_text()))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(id: &str, done: u64) -> Output {
+        Output::Progress { id: id.into(), label: "infer".into(), done, total: 3, message: String::new() }
+    }
+
+    fn texts(renderer: &mut Renderer, reports: &[(&str, u64)]) -> Vec<Option<String>> {
+        reports
+            .iter()
+            .map(|&(id, done)| renderer.progress_text(&report(id, done), id, done >= 3))
+            .collect()
+    }
+
+    #[test]
+    fn a_terminal_redraws_one_line_and_ends_it_when_done() {
+        let mut renderer = Renderer::new(ProgressStyle::Line);
+        let shown = texts(&mut renderer, &[("a", 1), ("a", 2)]);
+        assert_eq!(shown, [Some("\rinfer: 1/3\u{1b}[K".to_string()), Some("\rinfer: 2/3\u{1b}[K".to_string())]);
+        assert!(renderer.line_open);
+        assert_eq!(texts(&mut renderer, &[("a", 3)]), [Some("\rinfer: 3/3\u{1b}[K\n".to_string())]);
+        assert!(!renderer.line_open);
+    }
+
+    #[test]
+    fn a_log_gets_the_first_and_last_report_of_a_command() {
+        let mut renderer = Renderer::new(ProgressStyle::Log);
+        let shown = texts(&mut renderer, &[("a", 1), ("a", 2), ("a", 3), ("b", 1)]);
+        assert_eq!(
+            shown,
+            [Some("infer: 1/3\n".to_string()), None, Some("infer: 3/3\n".to_string()), Some("infer: 1/3\n".to_string())]
+        );
     }
 }

@@ -253,11 +253,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         name: "infer",
         summary: "Predict the structure of the session's batch with the model; keep its outputs and structure.",
         details: "Needs a batch (`features`), a model (`model`) and parameters (`params`). Runs recycles + 1 iterations (Jumper et al. (2021) Suppl. Alg. 2),\n\
-                  reporting each as it finishes; an interrupt stops it between iterations and leaves the session unchanged.\n\
+                  iteration r on batch copy r (`features recycles=N` makes N + 1 copies), reporting each as it finishes; an interrupt stops it between iterations and leaves the session unchanged.\n\
                   The structure (pLDDT as B-factors, PAE for models with the PAE head) is stored as name= (default prediction) for `eval`, `save` and `plot`;\n\
                   a batch built from a loaded structure takes that structure's chain and residue numbers. `show outputs` lists the output arrays.",
         args: &[
-            ArgSpec { name: "recycles", kind: ArgKind::Int { min: 0, max: 20 }, positional: false, required: false, help: "recycling iterations (default: the batch's copies - 1)" },
+            ArgSpec { name: "recycles", kind: ArgKind::Int { min: 0, max: 20 }, positional: false, required: false, help: "recycling iterations (default: the model's num_recycle)" },
             ArgSpec { name: "name", kind: ArgKind::Text, positional: false, required: false, help: "the structure name of the prediction" },
         ],
         examples: &["infer", "infer recycles=1", "infer name=tiny_model"],

@@ -52,9 +52,9 @@ pub fn infer(session: &mut Session, args: &Args, context: &mut Context) -> Resul
         );
     }
     let device = network.vs.device();
-    let requested = args.int("recycles");
-    let (tensors, num_recycle) =
-        batch_tensors(&batch.features, device, requested, config.num_recycle).with_context(|| format!("the batch from {}", batch.source))?;
+    let requested = args.int("recycles").unwrap_or(config.num_recycle);
+    let (tensors, num_recycle) = batch_tensors(&batch.features, device, Some(requested), config.num_recycle)
+        .with_context(|| format!("the batch from {}", batch.source))?;
     let copies = tensors.get("aatype").map_or(0, |t| t.size()[0]);
     if copies < num_recycle + 1 {
         bail!(
@@ -181,6 +181,16 @@ pub(crate) mod tests {
         let shown = session.execute("show outputs").unwrap()[0].to_text();
         assert!(shown.contains("distogram/logits") && shown.contains("[70, 70, 64]"), "{shown}");
         session.execute("eval prediction native").unwrap();
+    }
+
+    #[test]
+    fn recycles_default_to_the_models_and_are_bounded_by_the_batch() {
+        let mut session = ready_session();
+        session.execute("model tiny templates=false num_recycle=0; params init").unwrap();
+        session.execute("infer").unwrap();
+        assert_eq!(session.model().prediction.as_ref().unwrap().iteration_seconds.len(), 1);
+        session.execute("infer recycles=1").unwrap();
+        assert_eq!(session.model().prediction.as_ref().unwrap().num_recycle, 1);
     }
 
     #[test]
