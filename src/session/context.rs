@@ -10,7 +10,8 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    /// `id` must be unique within the session (the session uses the command's history number).
+    /// `id` names this invocation uniquely (the session combines the command's name, a token of
+    /// the session and a running count).
     pub fn new(id: String, sink: &'a mut dyn FnMut(&Output)) -> Self {
         Self { id, sink }
     }

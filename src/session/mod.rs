@@ -20,6 +20,7 @@ use anyhow::{anyhow, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 use tch::Device;
 
 pub use context::Context;
@@ -44,6 +45,11 @@ pub struct Session {
     inputs: Inputs,
     data_config: DataConfig,
     model: ModelState,
+    /// Makes progress ids unique beyond this session: notebook displays outlive kernels, and a
+    /// new display sharing an old one's id would update both.
+    id_token: String,
+    /// Commands started so far (never reset, unlike the history).
+    invocations: u64,
 }
 
 impl Default for Session {
@@ -61,6 +67,8 @@ impl Session {
             inputs: Inputs::default(),
             data_config: DataConfig::default(),
             model: ModelState::default(),
+            id_token: format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())),
+            invocations: 0,
         }
     }
 
@@ -138,7 +146,8 @@ impl Session {
         })?;
         let bound = args::Args::bind(spec.name, spec.args, rest)?;
         let run = spec.run;
-        let mut context = Context::new(format!("{}-{}", spec.name, self.history.len()), sink);
+        self.invocations += 1;
+        let mut context = Context::new(format!("{}-{}-{}", spec.name, self.id_token, self.invocations), sink);
         catch_unwind(AssertUnwindSafe(|| run(self, &bound, &mut context))).unwrap_or_else(|panic| {
             let message = panic
                 .downcast_ref::<String>()

@@ -181,6 +181,15 @@ pub(crate) mod tests {
         let shown = session.execute("show outputs").unwrap()[0].to_text();
         assert!(shown.contains("distogram/logits") && shown.contains("[70, 70, 64]"), "{shown}");
         session.execute("eval prediction native").unwrap();
+
+        let id_of = |report: &Output| match report {
+            Output::Progress { id, .. } => id.clone(),
+            other => panic!("unexpected {other:?}"),
+        };
+        let mut again = Vec::new();
+        session.execute_streaming("infer recycles=0", &mut |o| again.push(id_of(o))).unwrap();
+        assert_eq!(id_of(&reports[0]), id_of(&reports[1]), "one id per invocation");
+        assert_ne!(again[0], id_of(&reports[0]), "a new invocation has a new id");
     }
 
     #[test]
