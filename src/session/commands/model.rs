@@ -113,10 +113,8 @@ pub fn model(session: &mut Session, args: &Args, _context: &mut Context) -> Resu
     }
     check_heads(&config)?;
     let state = &mut session.model;
-    let dropped = state.network.is_some() && state.config.as_ref() != Some(&config);
-    if state.config.as_ref() != Some(&config) {
-        state.network = None;
-    }
+    let changed = state.config.as_ref() != Some(&config);
+    let dropped = changed && state.network.take().is_some();
     state.config = Some(config);
     let mut outputs = vec![Output::Text(format!("model {preset}"))];
     if dropped {
@@ -210,6 +208,18 @@ mod tests {
         }
         let shown = session.execute("show config").unwrap()[0].to_text();
         assert!(shown.contains("evoformer_num_block") && shown.contains("templates"), "{shown}");
+    }
+
+    #[test]
+    fn a_changed_configuration_clears_the_parameters_and_an_unchanged_one_keeps_them() {
+        let mut session = Session::new();
+        session.execute("model tiny; params init").unwrap();
+        let outputs = session.execute("model tiny").unwrap();
+        assert_eq!(outputs.len(), 1, "{outputs:?}");
+        assert!(session.model().network.is_some());
+        let outputs = session.execute("model tiny num_recycle=2").unwrap();
+        assert!(outputs[1].to_text().contains("parameters cleared"), "{outputs:?}");
+        assert!(session.model().network.is_none());
     }
 
     #[test]
