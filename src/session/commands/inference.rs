@@ -192,6 +192,35 @@ pub(crate) mod tests {
         assert_ne!(again[0], id_of(&reports[0]), "a new invocation has a new id");
     }
 
+    /// The session's path (model overrides, DeepMind's parameter file, a processed batch file,
+    /// `infer`) reproduces DeepMind's AlphaFold 2.0.0 on the `model_1_ptm_small` reference case
+    /// (tests/reference/make_reference.py: 2 Evoformer blocks, 1 extra-MSA block, 2 recycles) to
+    /// the tolerance tests/parity_alphafold.rs holds the network to: pLDDT within 1e-4 of the
+    /// reference's standard deviation, pTM within 1e-4 relative.
+    #[test]
+    fn the_session_reproduces_alphafold_on_the_small_reference_case() {
+        let Some(dir) = crate::testing::reference_case("model_1_ptm_small") else { return };
+        let mut session = Session::new();
+        let line = format!(
+            "model model_1_ptm evoformer_num_block=2 extra_msa_num_block=1 num_recycle=2; params load {}; features {}; infer",
+            dir.join("params.npz").display(),
+            dir.join("inputs.npz").display()
+        );
+        session.execute(&line).unwrap_or_else(|(_, e)| panic!("{e}"));
+        let reference = crate::data::npz::read_npz(&dir.join("outputs.npz")).unwrap();
+        let want = reference["plddt"].to_f32_vec().unwrap();
+        let prediction = session.model().prediction.as_ref().unwrap();
+        let got = crate::predict::output_f32(&prediction.outputs, "plddt").unwrap();
+        assert_eq!(got.len(), want.len());
+        let mean = want.iter().map(|&v| v as f64).sum::<f64>() / want.len() as f64;
+        let std = (want.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / want.len() as f64).sqrt();
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
+        assert!(worst <= 1e-4 * std.max(1e-12), "pLDDT differs by {worst} (reference std {std})");
+        let want_ptm = reference["ptm"].to_f32_vec().unwrap()[0] as f64;
+        let got_ptm = prediction.ptm.unwrap();
+        assert!((got_ptm - want_ptm).abs() <= 1e-4 * want_ptm.abs(), "pTM {got_ptm} vs {want_ptm}");
+    }
+
     #[test]
     fn recycles_default_to_the_models_and_are_bounded_by_the_batch() {
         let mut session = ready_session();
