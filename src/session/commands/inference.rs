@@ -190,6 +190,9 @@ pub(crate) mod tests {
         session.execute_streaming("infer recycles=0", &mut |o| again.push(id_of(o))).unwrap();
         assert_eq!(id_of(&reports[0]), id_of(&reports[1]), "one id per invocation");
         assert_ne!(again[0], id_of(&reports[0]), "a new invocation has a new id");
+
+        session.execute(&format!("load {DEMO_PDB} name={DEFAULT_NAME}")).unwrap();
+        assert!(session.model().prediction.is_none(), "outputs outlived the structure they belong to");
     }
 
     /// The session's path (model overrides, DeepMind's parameter file, a processed batch file,

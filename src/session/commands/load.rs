@@ -163,6 +163,10 @@ pub fn load(session: &mut Session, args: &Args, _context: &mut Context) -> Resul
                 protein.chain_ids.join(",")
             );
             let structure = Structure { source: path.to_path_buf(), protein, pae: None };
+            // The outputs of a prediction belong to its structure, not to one loaded over it.
+            if session.model.prediction.as_ref().is_some_and(|p| p.structure == name) {
+                session.model.prediction = None;
+            }
             session.inputs.structures.insert(name, structure);
             summary
         }

@@ -208,6 +208,10 @@ mod tests {
         }
         let shown = session.execute("show config").unwrap()[0].to_text();
         assert!(shown.contains("evoformer_num_block") && shown.contains("templates"), "{shown}");
+        let (_, presets) = crate::session::completion::complete("model model_5", 13);
+        assert_eq!(presets, ["model_5", "model_5_ptm"]);
+        let (_, keys) = crate::session::completion::complete("model tiny evo", 14);
+        assert_eq!(keys, ["evoformer_num_block="]);
     }
 
     #[test]
