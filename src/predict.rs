@@ -71,14 +71,7 @@ pub fn predict(options: &PredictOptions) -> Result<PredictionSummary> {
     timings.insert("features".to_string(), started.elapsed().as_secs_f64());
 
     let started = Instant::now();
-    tch::manual_seed(options.seed as i64);
-    let mut vs = nn::VarStore::new(options.device);
-    let model = AlphaFold::new(vs.root(), &config);
-    match &options.params {
-        Some(path) if path.extension().is_some_and(|e| e == "safetensors") => load_checkpoint(&mut vs, path)?,
-        Some(path) => import_alphafold_params(&vs, path)?,
-        None => {}
-    }
+    let (_vs, model) = build_model(&config, options.device, options.params.as_deref(), options.seed)?;
     timings.insert("parameter loading".to_string(), started.elapsed().as_secs_f64());
 
     let started = Instant::now();
@@ -87,6 +80,25 @@ pub fn predict(options: &PredictOptions) -> Result<PredictionSummary> {
     timings.insert("predict".to_string(), started.elapsed().as_secs_f64());
 
     write_outputs(options, &batch, &outputs, num_recycle, timings)
+}
+
+/// The network of `config` on `device` with its parameters: DeepMind's `.npz`, an own
+/// `.safetensors` checkpoint, or random values seeded by `seed` when `params` is `None`.
+pub fn build_model(
+    config: &ModelConfig,
+    device: Device,
+    params: Option<&Path>,
+    seed: u64,
+) -> Result<(nn::VarStore, AlphaFold)> {
+    tch::manual_seed(seed as i64);
+    let mut vs = nn::VarStore::new(device);
+    let model = AlphaFold::new(vs.root(), config);
+    match params {
+        Some(path) if path.extension().is_some_and(|e| e == "safetensors") => load_checkpoint(&mut vs, path)?,
+        Some(path) => import_alphafold_params(&vs, path)?,
+        None => {}
+    }
+    Ok((vs, model))
 }
 
 /// The processed batch on the device, with a leading recycle axis of `num_recycle + 1` copies.
@@ -98,10 +110,8 @@ fn load_batch(options: &PredictOptions, config: &ModelConfig) -> Result<(BTreeMa
     } else {
         read_feature_file(path)?
     };
-    let (processed, has_recycle_axis) = if features.contains_key("msa_feat") {
-        let aatype = features.get("aatype").with_context(|| format!("{}: batch lacks 'aatype'", path.display()))?;
-        let has_recycle_axis = aatype.shape.len() == 2;
-        (features, has_recycle_axis)
+    let processed = if features.contains_key("msa_feat") {
+        features
     } else {
         let mut data = data_config(config)?;
         if let Some(r) = options.num_recycle {
@@ -113,27 +123,39 @@ fn load_batch(options: &PredictOptions, config: &ModelConfig) -> Result<(BTreeMa
         if let Some(n) = options.max_msa_clusters {
             data.max_msa_clusters = n;
         }
-        let processed = process_features(&features, &data, options.seed)
-            .with_context(|| format!("processing the features of {}", path.display()))?;
-        (processed, true)
+        process_features(&features, &data, options.seed)
+            .with_context(|| format!("processing the features of {}", path.display()))?
     };
+    batch_tensors(&processed, options.device, options.num_recycle, config.num_recycle)
+        .with_context(|| format!("the batch of {}", path.display()))
+}
+
+/// A processed batch as tensors on `device` with a leading recycle axis, and the number of
+/// recycles to run. A batch with the axis (`aatype` `[copies, N_res]`) is used as is and runs
+/// `num_recycle`, else `copies - 1`, recycles; one without it (`aatype` `[N_res]`) is repeated
+/// `num_recycle + 1` times, `num_recycle` defaulting to `default_num_recycle`. String features
+/// (`domain_name`, `sequence`) are left out.
+pub fn batch_tensors(
+    processed: &FeatureDict,
+    device: Device,
+    num_recycle: Option<i64>,
+    default_num_recycle: i64,
+) -> Result<(BTreeMap<String, Tensor>, i64)> {
+    let aatype = processed.get("aatype").context("the batch lacks 'aatype'")?;
+    let has_recycle_axis = aatype.shape.len() == 2;
     let mut batch = BTreeMap::new();
-    for (name, array) in &processed {
+    for (name, array) in processed {
         if matches!(array.data, crate::data::array::ArrayData::Bytes(_)) {
             continue;
         }
         let tensor = array.to_tensor().with_context(|| format!("batch feature '{name}'"))?;
-        batch.insert(name.clone(), tensor.to_device(options.device));
+        batch.insert(name.clone(), tensor.to_device(device));
     }
-    let copies = if has_recycle_axis {
-        batch.get("aatype").map_or(1, |t| t.size()[0])
-    } else {
-        1
-    };
-    let num_recycle = match options.num_recycle {
+    let num_recycle = match num_recycle {
+        Some(r) if r < 0 => bail!("the number of recycles must not be negative (got {r})"),
         Some(r) => r,
-        None if has_recycle_axis => copies - 1,
-        None => config.num_recycle,
+        None if has_recycle_axis => aatype.shape[0] as i64 - 1,
+        None => default_num_recycle,
     };
     if !has_recycle_axis {
         let repeat = num_recycle + 1;
@@ -189,6 +211,67 @@ fn raw_from_fasta(path: &Path, msa_paths: &[PathBuf], use_templates: bool) -> Re
     Ok(features)
 }
 
+/// Mean pLDDT and pTM (`_ptm` models) of the model's outputs.
+pub fn confidence_summary(outputs: &NamedOutputs) -> Result<(f64, Option<f64>)> {
+    let plddt = output_f32(outputs, "plddt")?;
+    let mean_plddt = plddt.iter().map(|&p| p as f64).sum::<f64>() / plddt.len().max(1) as f64;
+    Ok((mean_plddt, outputs.get("ptm").map(|t| t.double_value(&[]))))
+}
+
+/// Output `name` flattened to `f32` values on the CPU.
+pub fn output_f32(outputs: &NamedOutputs, name: &str) -> Result<Vec<f32>> {
+    let t = outputs.get(name).with_context(|| format!("the model gave no '{name}'"))?;
+    Ok(Vec::<f32>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))?)
+}
+
+/// The predicted structure as AlphaFold's `protein.from_prediction` builds it: batch copy 0's
+/// sequence, residues numbered from 1, chain A, per-residue pLDDT as B-factors.
+pub fn predicted_protein(batch: &BTreeMap<String, Tensor>, outputs: &NamedOutputs) -> Result<Protein> {
+    let first_copy = |name: &str| -> Result<Vec<i64>> {
+        let t = batch.get(name).with_context(|| format!("batch lacks '{name}'"))?;
+        Ok(Vec::<i64>::try_from(t.get(0).to_device(Device::Cpu).to_kind(Kind::Int64))?)
+    };
+    let aatype = first_copy("aatype")?;
+    let residue_index = first_copy("residue_index")?;
+    let positions = output_f32(outputs, "structure_module/final_atom_positions")?;
+    let mask = output_f32(outputs, "structure_module/final_atom_mask")?;
+    let mut protein = Protein {
+        aatype: aatype.iter().map(|&a| a.clamp(0, 20) as usize).collect(),
+        atom_positions: positions
+            .chunks_exact(ATOM_TYPE_NUM * 3)
+            .map(|r| std::array::from_fn(|a| [r[3 * a], r[3 * a + 1], r[3 * a + 2]]))
+            .collect(),
+        atom_mask: mask.chunks_exact(ATOM_TYPE_NUM).map(|r| std::array::from_fn(|a| r[a])).collect(),
+        residue_index: residue_index.iter().map(|&i| i as i32 + 1).collect(),
+        insertion_code: vec![' '; aatype.len()],
+        chain_index: vec![0; aatype.len()],
+        chain_ids: vec!["A".to_string()],
+        b_factors: Vec::new(),
+    };
+    protein.set_residue_b_factors(&output_f32(outputs, "plddt")?)?;
+    Ok(protein)
+}
+
+/// The predicted aligned error `[N_res, N_res]` of a model with the PAE head (`_ptm`).
+pub fn predicted_pae(outputs: &NamedOutputs) -> Result<Option<PaeMatrix>> {
+    if !outputs.contains_key("predicted_aligned_error") {
+        return Ok(None);
+    }
+    let num_res = outputs.get("plddt").map_or(0, |t| t.numel());
+    let pae = output_f32(outputs, "predicted_aligned_error")?;
+    let max_pae = output_f32(outputs, "max_predicted_aligned_error")?;
+    Ok(Some(PaeMatrix::new(num_res, pae, max_pae.first().copied().unwrap_or(0.0))?))
+}
+
+/// Every output as an array by AlphaFold's name (what `outputs.npz` holds).
+pub fn output_arrays(outputs: &NamedOutputs) -> Result<FeatureDict> {
+    let mut arrays = FeatureDict::new();
+    for (name, t) in outputs {
+        arrays.insert(name.clone(), NpArray::from_tensor(t).with_context(|| format!("output '{name}'"))?);
+    }
+    Ok(arrays)
+}
+
 /// Writes the prediction's files and returns its summary.
 fn write_outputs(
     options: &PredictOptions,
@@ -199,45 +282,11 @@ fn write_outputs(
 ) -> Result<PredictionSummary> {
     let dir = &options.out_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let cpu_f32 = |name: &str| -> Result<Vec<f32>> {
-        let t = outputs.get(name).with_context(|| format!("the model gave no '{name}'"))?;
-        Ok(Vec::<f32>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Float).flatten(0, -1))?)
-    };
-    let plddt = cpu_f32("plddt")?;
-    let num_residues = plddt.len() as i64;
-    let mean_plddt = plddt.iter().map(|&p| p as f64).sum::<f64>() / plddt.len().max(1) as f64;
-    let ptm = outputs.get("ptm").map(|t| t.double_value(&[]));
-
-    let first_copy = |name: &str| -> Result<Vec<i64>> {
-        let t = batch.get(name).with_context(|| format!("batch lacks '{name}'"))?;
-        Ok(Vec::<i64>::try_from(t.get(0).to_device(Device::Cpu).to_kind(Kind::Int64))?)
-    };
-    let aatype = first_copy("aatype")?;
-    let residue_index = first_copy("residue_index")?;
-    let positions = cpu_f32("structure_module/final_atom_positions")?;
-    let mask = cpu_f32("structure_module/final_atom_mask")?;
-    let mut protein = Protein {
-        aatype: aatype.iter().map(|&a| a.clamp(0, 20) as usize).collect(),
-        atom_positions: positions
-            .chunks_exact(ATOM_TYPE_NUM * 3)
-            .map(|r| std::array::from_fn(|a| [r[3 * a], r[3 * a + 1], r[3 * a + 2]]))
-            .collect(),
-        atom_mask: mask.chunks_exact(ATOM_TYPE_NUM).map(|r| std::array::from_fn(|a| r[a])).collect(),
-        // AlphaFold's `protein.from_prediction` numbers residues from 1.
-        residue_index: residue_index.iter().map(|&i| i as i32 + 1).collect(),
-        insertion_code: vec![' '; aatype.len()],
-        chain_index: vec![0; aatype.len()],
-        chain_ids: vec!["A".to_string()],
-        b_factors: Vec::new(),
-    };
-    protein.set_residue_b_factors(&plddt)?;
-    let pdb = to_pdb_string(&protein)?;
-    write_file(&dir.join("ranked_0.pdb"), &pdb)?;
-
-    if outputs.contains_key("predicted_aligned_error") {
-        let pae = cpu_f32("predicted_aligned_error")?;
-        let max_pae = cpu_f32("max_predicted_aligned_error")?;
-        let matrix = PaeMatrix::new(plddt.len(), pae, max_pae.first().copied().unwrap_or(0.0))?;
+    let (mean_plddt, ptm) = confidence_summary(outputs)?;
+    let protein = predicted_protein(batch, outputs)?;
+    let num_residues = protein.len() as i64;
+    write_file(&dir.join("ranked_0.pdb"), &to_pdb_string(&protein)?)?;
+    if let Some(matrix) = predicted_pae(outputs)? {
         write_pae_json(&dir.join("pae.json"), &matrix)?;
     }
 
@@ -254,10 +303,7 @@ fn write_outputs(
     });
     write_file(&dir.join("ranking_debug.json"), &serde_json::to_string_pretty(&ranking)?)?;
 
-    let mut arrays = FeatureDict::new();
-    for (name, t) in outputs {
-        arrays.insert(name.clone(), NpArray::from_tensor(t).with_context(|| format!("output '{name}'"))?);
-    }
+    let arrays = output_arrays(outputs)?;
     let started = Instant::now();
     write_npz(&dir.join("outputs.npz"), &arrays)?;
     timings.insert("writing outputs".to_string(), started.elapsed().as_secs_f64());

@@ -287,3 +287,68 @@ fn a_missing_script_is_an_error() {
     assert!(run.stderr.starts_with("error: cannot read script absent.hf"), "{}", run.stderr);
 }
 
+
+/// The whole session path of a prediction: inputs, features, a tiny random model, inference with
+/// progress, scoring, plots and every output file. Random parameters predict no real fold, so
+/// the scores are only checked to lie in their ranges; the files are read back.
+#[test]
+fn a_tiny_model_predicts_scores_plots_and_saves_the_demo_protein() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "load {DEMO_PDB} name=native chain=A\n\
+         features from=native recycles=1\n\
+         model tiny templates=false\n\
+         params init seed=1\n\
+         infer\n\
+         show outputs\n\
+         eval prediction native\n\
+         plot plddt path=out/plddt.png\n\
+         plot contacts native=native path=out/contacts.svg\n\
+         save prediction out/prediction.pdb\n\
+         save prediction out/pae.json\n\
+         save prediction out/outputs.npz\n\
+         params save out/tiny.safetensors\n"
+    );
+    let run = run_script(dir.path(), &script);
+    succeeded(&run);
+    assert_eq!(table_value(&run.stdout, "residues"), DEMO_RESIDUES.to_string());
+    assert_eq!(table_value(&run.stdout, "recycles"), "1");
+    // The progress of both iterations went to stderr, the last one certainly.
+    assert!(run.stderr.contains("infer: 2/2 iteration 2 of 2"), "{}", run.stderr);
+    let plddt: f64 = table_value(&run.stdout, "mean pLDDT").parse().unwrap();
+    assert!((0.0..=100.0).contains(&plddt), "{plddt}");
+    let tm: f64 = table_value(&run.stdout, "TM-score").parse().unwrap();
+    assert!((0.0..=1.0).contains(&tm), "{tm}");
+    // `features from=native` numbers the prediction like the native, so every residue pairs up.
+    assert_eq!(table_value(&run.stdout, "common residues"), DEMO_RESIDUES.to_string());
+    assert!(run.stdout.contains("plddt") && run.stdout.contains("[70, 70, 64]"), "{}", run.stdout);
+
+    let out = dir.path().join("out");
+    let png = std::fs::read(out.join("plddt.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(out.join("contacts.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("native"), "{}", &svg[..svg.len().min(200)]);
+    let predicted = helixfold::data::pdb::read_pdb(&out.join("prediction.pdb")).unwrap();
+    assert_eq!(predicted.len(), DEMO_RESIDUES);
+    let pae = helixfold::data::pae_json::read_pae_json(&out.join("pae.json")).unwrap();
+    assert_eq!(pae.num_res, DEMO_RESIDUES);
+    let outputs = helixfold::data::npz::read_npz(&out.join("outputs.npz")).unwrap();
+    assert_eq!(outputs["plddt"].shape, vec![DEMO_RESIDUES]);
+    assert!(out.join("tiny.safetensors").is_file());
+}
+
+#[test]
+fn model_commands_fail_with_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (script, command, cause) in [
+        ("infer\necho NEVER\n", "infer", "no batch: run `features` first"),
+        ("plot plddt\necho NEVER\n", "plot plddt", "no prediction yet: run `infer` first"),
+        ("model tiny\nparams load nothing.npz\necho NEVER\n", "params load nothing.npz", "no parameter file nothing.npz"),
+        ("model tiny depth=3\necho NEVER\n", "model tiny depth=3", "unknown key 'depth'; valid keys: preset, evoformer_num_block"),
+        ("parallel bp=3\necho NEVER\n", "parallel bp=3", "bp=3: expected integer 1..=2"),
+    ] {
+        let run = run_script(dir.path(), script);
+        let line = script.lines().position(|l| l == command).unwrap() + 1;
+        failed_at(&run, line, command, cause);
+    }
+}

@@ -1,15 +1,15 @@
 //! The kernel's robustness on the wire, spoken directly over ZeroMQ (a DEALER for shell and
 //! control, a REQ for the heartbeat), messages framed per the Jupyter messaging protocol 5.3:
 //! a bad signature is never executed, malformed frames do not crash it, the heartbeat echoes,
-//! queued cells are answered in order, and completion and interrupt are served while a cell
-//! runs.
+//! queued cells are answered in order, completion and interrupt are served while a cell
+//! runs, and a long command's progress is one display updated in place.
 use helixfold::kernel::message::{KernelSession, Message};
 use helixfold::kernel::wire::{self, Signer};
 use serde_json::{json, Value};
 use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use zeromq::{DealerSocket, ReqSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{DealerSocket, ReqSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
 
 const KEY: &str = "7c2d9e4f-test-key";
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -27,6 +27,7 @@ struct Kernel {
     heartbeat: ReqSocket,
     signer: Signer,
     session: KernelSession,
+    iopub_endpoint: String,
     _dir: tempfile::TempDir,
 }
 
@@ -55,7 +56,8 @@ impl Kernel {
         shell.connect(&endpoint(ports[0])).await.unwrap();
         control.connect(&endpoint(ports[3])).await.unwrap();
         heartbeat.connect(&endpoint(ports[4])).await.unwrap();
-        Self { process, shell, control, heartbeat, signer: Signer::new(KEY), session: KernelSession::new(), _dir: dir }
+        let iopub_endpoint = endpoint(ports[1]);
+        Self { process, shell, control, heartbeat, signer: Signer::new(KEY), session: KernelSession::new(), iopub_endpoint, _dir: dir }
     }
 
     fn request(&self, msg_type: &str, content: Value) -> Message {
@@ -90,6 +92,27 @@ impl Kernel {
 
     async fn recv_shell(&mut self) -> Message {
         Self::recv(&mut self.shell, &self.signer).await
+    }
+
+    /// An iopub subscriber that receives everything published from now on. A subscription
+    /// reaches the kernel asynchronously, so cells are run until one of them is seen on iopub.
+    async fn subscribe_iopub(&mut self) -> SubSocket {
+        let mut iopub = SubSocket::new();
+        iopub.connect(&self.iopub_endpoint).await.unwrap();
+        iopub.subscribe("").await.unwrap();
+        for _ in 0..100 {
+            self.send_shell("execute_request", json!({"code": "echo ready", "silent": false})).await;
+            self.recv_shell().await;
+            if tokio::time::timeout(Duration::from_millis(200), iopub.recv()).await.is_ok() {
+                return iopub;
+            }
+        }
+        panic!("nothing arrived on iopub");
+    }
+
+    async fn recv_iopub(&self, iopub: &mut SubSocket) -> Message {
+        let received = tokio::time::timeout(TIMEOUT, iopub.recv()).await.expect("no iopub message in time").unwrap();
+        wire::decode(received.into_vec().iter().map(|f| f.to_vec()).collect(), &self.signer).unwrap()
     }
 
     async fn shutdown(&mut self) -> String {
@@ -176,5 +199,42 @@ async fn completion_and_interrupt_are_served_while_a_cell_runs() {
     assert_eq!(reply.parent_header["msg_id"], cell.as_str());
     assert_eq!(reply.content["status"], "error");
     assert_eq!(reply.content["ename"], "Interrupted");
+    kernel.shutdown().await;
+}
+
+/// `infer` reports each iteration; the notebook sees one `display_data` with a
+/// `transient.display_id`, then `update_display_data` of the same display (messaging protocol
+/// 5.3, "Update Display Data").
+#[tokio::test]
+async fn progress_is_one_display_updated_in_place() {
+    let mut kernel = Kernel::start().await;
+    let mut iopub = kernel.subscribe_iopub().await;
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/1a8o.pdb");
+    let code = format!(
+        "load {demo} name=native\nfeatures from=native recycles=2\nmodel tiny templates=false\nparams init\ninfer recycles=2"
+    );
+    let cell = kernel.send_shell("execute_request", json!({"code": code, "silent": false})).await;
+    let mut displays = Vec::new();
+    loop {
+        let message = kernel.recv_iopub(&mut iopub).await;
+        if message.parent_header["msg_id"] != cell.as_str() {
+            continue;
+        }
+        match message.msg_type() {
+            "display_data" | "update_display_data" if !message.content["transient"]["display_id"].is_null() => displays.push((
+                message.msg_type().to_string(),
+                message.content["transient"]["display_id"].as_str().unwrap().to_string(),
+                message.content["data"]["text/plain"].as_str().unwrap().to_string(),
+            )),
+            "status" if message.content["execution_state"] == "idle" => break,
+            _ => {}
+        }
+    }
+    let reply = kernel.recv_shell().await;
+    assert_eq!(reply.content["status"], "ok", "{}", reply.content);
+    let kinds: Vec<&str> = displays.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["display_data", "update_display_data", "update_display_data"], "{displays:?}");
+    assert!(displays.iter().all(|(_, id, _)| id == &displays[0].1), "{displays:?}");
+    assert!(displays[2].2.starts_with("infer: 3/3 iteration 3 of 3"), "{displays:?}");
     kernel.shutdown().await;
 }

@@ -1,7 +1,7 @@
 //! Batch mode: `helixfold run SCRIPT`, `helixfold -c "cmd; cmd"` and a script on standard
 //! input run the session's command language ([`crate::session::script`]) with plain text output,
 //! stopping at the first failing command with `SCRIPT:LINE: command: cause`.
-use crate::repl::print_outputs;
+use crate::repl::{ProgressStyle, Renderer};
 use crate::session::script::run_script;
 use crate::session::Session;
 use anyhow::{Context, Result};
@@ -32,6 +32,7 @@ pub fn run_stdin() -> Result<()> {
 /// names the script in errors.
 pub fn run_batch(text: &str, source_name: &str) -> Result<()> {
     let mut session = Session::new();
-    run_script(&mut session, text, source_name, &mut |output| print_outputs(std::slice::from_ref(output)))?;
+    let mut renderer = Renderer::new(ProgressStyle::Log);
+    run_script(&mut session, text, source_name, &mut |output| renderer.show(output))?;
     Ok(())
 }

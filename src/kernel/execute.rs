@@ -6,7 +6,10 @@
 //! status `idle`. A cell runs as a script (one command line per line, `#` comments, `\`
 //! continuations). Output mapping: `Text` → stream stdout, `Stderr`/`Warning` → stream
 //! stderr, `Table` → display_data (text/html + text/plain), `Image` → display_data
-//! (image/svg+xml and/or base64 image/png + text/plain). The cell's value, like a Python
+//! (image/svg+xml and/or base64 image/png + text/plain). `Progress` is sent as it happens: the
+//! first report of a command as `display_data` with `transient.display_id` set to the report's
+//! id, later ones as `update_display_data` of that display, so a notebook shows one progress bar
+//! per command (text/html `<progress>` + text/plain). The cell's value, like a Python
 //! cell's last expression, is its final output when that is `Text` from a command other than
 //! `echo` (`echo` prints, as Python's `print` does): it is sent as `execute_result` instead
 //! of a stream.
@@ -17,6 +20,7 @@ use crate::session::{Output, Session};
 use anyhow::{Context as _, Result};
 use base64::Engine as _;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -94,13 +98,21 @@ impl Publisher {
         self.iopub(parent, "status", json!({"execution_state": state}));
     }
 
+    /// Shows a progress report: a new display for an id not in `shown`, else an update of it.
+    fn progress(&self, parent: &Message, output: &Output, shown: &mut HashSet<String>) {
+        let Output::Progress { id, .. } = output else { return };
+        let msg_type = if shown.insert(id.clone()) { "display_data" } else { "update_display_data" };
+        let data = json!({"text/plain": output.to_text(), "text/html": output.to_html()});
+        self.iopub(parent, msg_type, json!({"data": data, "metadata": {}, "transient": {"display_id": id}}));
+    }
+
     fn output(&self, parent: &Message, output: &Output) {
         let (msg_type, content) = match output {
             Output::Text(text) => ("stream", json!({"name": "stdout", "text": format!("{text}\n")})),
             Output::Stderr(_) | Output::Warning(_) => {
                 ("stream", json!({"name": "stderr", "text": format!("{}\n", output.to_text())}))
             }
-            Output::Table { .. } | Output::Image { .. } => {
+            Output::Table { .. } | Output::Image { .. } | Output::Progress { .. } => {
                 ("display_data", json!({"data": mime_bundle(output), "metadata": {}, "transient": {}}))
             }
         };
@@ -173,8 +185,15 @@ impl Cells {
         // cell's value.
         let mut held: Option<Output> = None;
         let mut transcript = Vec::new();
+        let mut progress_displays = HashSet::new();
         let source_name = format!("In [{count}]");
         let result = run_script(&mut self.session, code, &source_name, &mut |output| {
+            if matches!(output, Output::Progress { .. }) {
+                if !silent {
+                    publisher.progress(request, output, &mut progress_displays);
+                }
+                return;
+            }
             transcript.push(output.to_text());
             if let Some(previous) = held.replace(output.clone()) {
                 if !silent {
@@ -237,4 +256,43 @@ fn error_content(error: &ScriptError, interrupted: bool) -> Value {
             cause,
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Jupyter's display protocol (messaging 5.3, "Update Display Data"): the first report of a
+    /// command opens a display named by `transient.display_id`, later ones update it.
+    #[test]
+    fn progress_opens_one_display_per_command_and_updates_it() {
+        let (out, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let kernel = KernelSession::new();
+        let parent = Message {
+            identities: Vec::new(),
+            header: kernel.header("execute_request"),
+            parent_header: json!({}),
+            metadata: json!({}),
+            content: json!({}),
+            buffers: Vec::new(),
+        };
+        let publisher = Publisher { kernel, out };
+        let report = |id: &str, done| Output::Progress { id: id.into(), label: "infer".into(), done, total: 2, message: String::new() };
+        let mut shown = HashSet::new();
+        publisher.progress(&parent, &report("infer-1", 1), &mut shown);
+        publisher.progress(&parent, &report("infer-1", 2), &mut shown);
+        publisher.progress(&parent, &report("infer-2", 1), &mut shown);
+        let mut sent = Vec::new();
+        while let Ok(Outgoing::Iopub(message)) = received.try_recv() {
+            sent.push((message.msg_type().to_string(), message.content["transient"]["display_id"].clone(), message.content["data"]["text/plain"].clone()));
+        }
+        assert_eq!(
+            sent,
+            vec![
+                ("display_data".to_string(), json!("infer-1"), json!("infer: 1/2")),
+                ("update_display_data".to_string(), json!("infer-1"), json!("infer: 2/2")),
+                ("display_data".to_string(), json!("infer-2"), json!("infer: 1/2")),
+            ]
+        );
+    }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 pub use attached::run_attached;
-pub use render::print_outputs;
+pub use render::{ProgressStyle, Renderer};
 
 /// Completion, hints and multi-line validation, all from the command table.
 #[derive(Helper, Highlighter)]
@@ -92,10 +92,12 @@ pub fn run(session: &mut Session) -> Result<()> {
                 if matches!(line, "exit" | "quit") {
                     break;
                 }
-                match session.execute(line) {
-                    Ok(outputs) => print_outputs(&outputs),
+                let mut renderer = Renderer::new(ProgressStyle::Line);
+                match session.execute_streaming(line, &mut |output| renderer.show(output)) {
+                    Ok(outputs) => outputs.iter().for_each(|output| renderer.show(output)),
                     Err((outputs, error)) => {
-                        print_outputs(&outputs);
+                        outputs.iter().for_each(|output| renderer.show(output));
+                        renderer.end_line();
                         eprintln!("error: {error}");
                     }
                 }

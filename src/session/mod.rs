@@ -8,7 +8,10 @@
 pub mod args;
 pub mod commands;
 pub mod completion;
+pub mod context;
+pub mod model_state;
 pub mod output;
+pub mod parallel_layout;
 pub mod script;
 pub mod state;
 pub mod table;
@@ -17,8 +20,11 @@ use anyhow::{anyhow, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 use tch::Device;
 
+pub use context::Context;
+pub use model_state::ModelState;
 pub use output::Output;
 pub use state::{DataConfig, Inputs, Structure};
 
@@ -38,6 +44,12 @@ pub struct Session {
     interrupt: Arc<AtomicBool>,
     inputs: Inputs,
     data_config: DataConfig,
+    model: ModelState,
+    /// Makes progress ids unique beyond this session: notebook displays outlive kernels, and a
+    /// new display sharing an old one's id would update both.
+    id_token: String,
+    /// Commands started so far (never reset, unlike the history).
+    invocations: u64,
 }
 
 impl Default for Session {
@@ -54,6 +66,9 @@ impl Session {
             interrupt: Arc::new(AtomicBool::new(false)),
             inputs: Inputs::default(),
             data_config: DataConfig::default(),
+            model: ModelState::default(),
+            id_token: format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())),
+            invocations: 0,
         }
     }
 
@@ -78,6 +93,11 @@ impl Session {
         &self.data_config
     }
 
+    /// The model, its parameters, runtime options, parallel layout and last prediction.
+    pub fn model(&self) -> &ModelState {
+        &self.model
+    }
+
     /// Commands run so far (successful or not), oldest first.
     pub fn history(&self) -> &[String] {
         &self.history
@@ -85,7 +105,18 @@ impl Session {
 
     /// Runs every command on `line` (separated by `;`), stopping at the first failure. Outputs
     /// of the commands that ran are returned with the error so front ends can show both.
+    /// Progress reports are dropped; [`Session::execute_streaming`] receives them.
     pub fn execute(&mut self, line: &str) -> std::result::Result<Vec<Output>, (Vec<Output>, CommandError)> {
+        self.execute_streaming(line, &mut |_| {})
+    }
+
+    /// As [`Session::execute`], handing what commands report while they run
+    /// ([`Output::Progress`], intermediate outputs) to `sink` as it happens.
+    pub fn execute_streaming(
+        &mut self,
+        line: &str,
+        sink: &mut dyn FnMut(&Output),
+    ) -> std::result::Result<Vec<Output>, (Vec<Output>, CommandError)> {
         self.interrupt.store(false, Ordering::SeqCst);
         let commands = match args::split_commands(line) {
             Ok(commands) => commands,
@@ -97,7 +128,7 @@ impl Session {
         for (i, words) in commands.iter().enumerate() {
             let text = words.join(" ");
             self.history.push(text.clone());
-            match self.run_words(words) {
+            match self.run_words(words, &mut *sink) {
                 Ok(mut produced) => outputs.append(&mut produced),
                 Err(cause) => return Err((outputs, CommandError { index: i + 1, command: text, cause })),
             }
@@ -105,7 +136,7 @@ impl Session {
         Ok(outputs)
     }
 
-    fn run_words(&mut self, words: &[String]) -> Result<Vec<Output>> {
+    fn run_words(&mut self, words: &[String], sink: &mut dyn FnMut(&Output)) -> Result<Vec<Output>> {
         let (name, rest) = words.split_first().ok_or_else(|| anyhow!("empty command"))?;
         let spec = table::find(name).ok_or_else(|| {
             let suggestion = completion::closest_command(name)
@@ -115,7 +146,9 @@ impl Session {
         })?;
         let bound = args::Args::bind(spec.name, spec.args, rest)?;
         let run = spec.run;
-        catch_unwind(AssertUnwindSafe(|| run(self, &bound))).unwrap_or_else(|panic| {
+        self.invocations += 1;
+        let mut context = Context::new(format!("{}-{}-{}", spec.name, self.id_token, self.invocations), sink);
+        catch_unwind(AssertUnwindSafe(|| run(self, &bound, &mut context))).unwrap_or_else(|panic| {
             let message = panic
                 .downcast_ref::<String>()
                 .map(String::as_str)

@@ -22,6 +22,9 @@ pub enum Output {
     Warning(String),
     /// Text meant for the error stream (shown as stderr by every front end).
     Stderr(String),
+    /// How far a long command has got: `done` of `total` steps of `label`. Reports of one
+    /// command invocation share `id`; front ends update one display per id.
+    Progress { id: String, label: String, done: u64, total: u64, message: String },
 }
 
 impl Output {
@@ -42,6 +45,10 @@ impl Output {
             Output::Text(text) => text.clone(),
             Output::Warning(text) => format!("warning: {text}"),
             Output::Stderr(text) => text.clone(),
+            Output::Progress { label, done, total, message, .. } if message.is_empty() => {
+                format!("{label}: {done}/{total}")
+            }
+            Output::Progress { label, done, total, message, .. } => format!("{label}: {done}/{total} {message}"),
             Output::Table { headers, rows } => render_table(headers, rows),
             Output::Image { title, path, .. } => match path {
                 Some(path) => format!("[{title}: {path}]"),
@@ -68,6 +75,9 @@ impl Output {
                 }
                 html.push_str("</tbody></table>");
                 html
+            }
+            Output::Progress { done, total, .. } => {
+                format!("<progress value=\"{done}\" max=\"{total}\"></progress> {}", escape_html(&self.to_text()))
             }
             other => format!("<pre>{}</pre>", escape_html(&other.to_text())),
         }

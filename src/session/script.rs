@@ -12,7 +12,8 @@ pub struct ScriptError {
     pub error: CommandError,
 }
 
-/// Runs `text` line by line, handing every output to `sink` as soon as its command finishes.
+/// Runs `text` line by line, handing every output to `sink` as soon as its command finishes, and
+/// what a command reports while it runs ([`Output::Progress`]) as it happens.
 pub fn run_script(
     session: &mut Session,
     text: &str,
@@ -39,7 +40,7 @@ pub fn run_script(
         }
         pending.push_str(trimmed);
         let command = std::mem::take(&mut pending);
-        match session.execute(&command) {
+        match session.execute_streaming(&command, &mut *sink) {
             Ok(outputs) => outputs.iter().for_each(&mut *sink),
             Err((outputs, error)) => {
                 outputs.iter().for_each(&mut *sink);
@@ -48,7 +49,7 @@ pub fn run_script(
         }
     }
     if !pending.is_empty() {
-        if let Err((outputs, error)) = session.execute(&pending) {
+        if let Err((outputs, error)) = session.execute_streaming(&pending, &mut *sink) {
             outputs.iter().for_each(&mut *sink);
             return Err(ScriptError { source_name: source_name.to_string(), line: first_line, error });
         }

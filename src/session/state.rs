@@ -46,6 +46,9 @@ pub struct Structure {
 pub struct Batch {
     pub source: String,
     pub features: FeatureDict,
+    /// The loaded structure whose sequence the batch was built from (`features from=NAME`):
+    /// predictions take its chain and residue numbers, so they score against it residue by residue.
+    pub numbered_like: Option<String>,
 }
 
 /// Everything loaded for a prediction. The query sequence and every MSA have the same number of

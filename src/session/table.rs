@@ -2,6 +2,7 @@
 //! `help`, completion and `docs/commands.md` are all generated from it.
 use super::args::{ArgKind, ArgSpec, Args};
 use super::commands;
+use super::context::Context;
 use super::output::Output;
 use super::Session;
 use anyhow::Result;
@@ -15,7 +16,7 @@ pub struct CommandSpec {
     pub details: &'static str,
     pub args: &'static [ArgSpec],
     pub examples: &'static [&'static str],
-    pub run: fn(&mut Session, &Args) -> Result<Vec<Output>>,
+    pub run: fn(&mut Session, &Args, &mut Context) -> Result<Vec<Output>>,
 }
 
 impl CommandSpec {
@@ -168,17 +169,20 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "show",
-        summary: "Show what is loaded (inputs) or the settings (config) as a table.",
-        details: "inputs: the sequence, each MSA with its depth, template hits and structures with their lengths and files.\n\
-                  config: device, threads and the data settings of `data`.",
+        summary: "Show what is loaded (inputs), the settings (config), the parameters, the prediction's outputs or the parallel layout as a table.",
+        details: "inputs: the sequence, each MSA with its depth, template hits, structures with their lengths and files, and the batch.\n\
+                  config: device, threads, the data settings of `data`, the model and its overrides, the parameters' source and the runtime options.\n\
+                  params: parameter tensors and counts per top-level module (AlphaFold's haiku scopes).\n\
+                  outputs: the last prediction's output arrays by AlphaFold's names, with shapes and types.\n\
+                  parallel: the layout recorded by `parallel`.",
         args: &[ArgSpec {
             name: "what",
-            kind: ArgKind::Choice(&["inputs", "config"]),
+            kind: ArgKind::Choice(&["inputs", "config", "params", "outputs", "parallel"]),
             positional: true,
             required: true,
             help: "what to show",
         }],
-        examples: &["show inputs", "show config"],
+        examples: &["show inputs", "show config", "show params", "show outputs", "show parallel"],
         run: commands::show::show,
     },
     CommandSpec {
@@ -203,6 +207,92 @@ pub static COMMANDS: &[CommandSpec] = &[
         run: commands::features::features,
     },
     CommandSpec {
+        name: "model",
+        summary: "Choose the network's configuration: a preset with typed overrides.",
+        details: "Presets: DeepMind's model_1..model_5 and their _ptm variants (Jumper et al. (2021) Suppl. Table 5), HelixFold's initial_training and finetune,\n\
+                  and tiny (a few channels per layer, with templates and the PAE head) for tests and demonstrations. Overrides change the preset's sizes;\n\
+                  a channel count read by attention must be a multiple of its heads. A changed configuration clears the parameters. `show config` lists the values.",
+        args: commands::model::MODEL_ARGS,
+        examples: &["model model_1_ptm", "model tiny templates=false", "model initial_training evoformer_num_block=24 num_recycle=1"],
+        run: commands::model::model,
+    },
+    CommandSpec {
+        name: "params",
+        summary: "Initialise (seeded random), load (AlphaFold .npz or our .safetensors) or save (.safetensors) the model's parameters.",
+        details: "init builds the chosen model with AlphaFold's initialisers from seed= (default 0); load reads DeepMind's params_model_*.npz (every array must match the model)\n\
+                  or a checkpoint written by `params save`. The parameters live on the session's device at the time they are made. `show params` counts them per module.",
+        args: &[
+            ArgSpec { name: "action", kind: ArgKind::Choice(&["init", "load", "save"]), positional: true, required: true, help: "what to do" },
+            ArgSpec { name: "file", kind: ArgKind::Path, positional: true, required: false, help: "the parameter file (load, save)" },
+            ArgSpec { name: "seed", kind: ArgKind::Int { min: 0, max: i64::MAX }, positional: false, required: false, help: "seed of random parameters (init)" },
+        ],
+        examples: &["params init seed=1", "params load params/params_model_1_ptm.npz", "params save out/tiny.safetensors"],
+        run: commands::params::params,
+    },
+    CommandSpec {
+        name: "precision",
+        summary: "Show or set the precision of activations: fp32 or bf16.",
+        details: "bf16 runs the network's activations in bfloat16 (layer norms and softmaxes stay fp32); parameters are kept as they are.",
+        args: &[ArgSpec { name: "mode", kind: ArgKind::Choice(&["fp32", "bf16"]), positional: true, required: false, help: "the precision" }],
+        examples: &["precision", "precision bf16"],
+        run: commands::model::precision,
+    },
+    CommandSpec {
+        name: "runtime",
+        summary: "Show or set how the network runs: chunking and fused attention.",
+        details: "chunk_size splits attention, transition and outer-product computations into chunks of that many rows to bound memory (0 turns it off);\n\
+                  results do not depend on it. fused_attention uses libtorch's scaled_dot_product_attention. `show config` shows these with the precision.",
+        args: &[
+            ArgSpec { name: "chunk_size", kind: ArgKind::Int { min: 0, max: 1 << 20 }, positional: false, required: false, help: "rows per chunk, 0 for none" },
+            flag("fused_attention", "use the fused attention kernel"),
+        ],
+        examples: &["runtime", "runtime chunk_size=128 fused_attention=true", "runtime chunk_size=0"],
+        run: commands::model::runtime,
+    },
+    CommandSpec {
+        name: "infer",
+        summary: "Predict the structure of the session's batch with the model; keep its outputs and structure.",
+        details: "Needs a batch (`features`), a model (`model`) and parameters (`params`). Runs recycles + 1 iterations (Jumper et al. (2021) Suppl. Alg. 2),\n\
+                  iteration r on batch copy r (`features recycles=N` makes N + 1 copies), reporting each as it finishes; an interrupt stops it between iterations and leaves the session unchanged.\n\
+                  The structure (pLDDT as B-factors, PAE for models with the PAE head) is stored as name= (default prediction) for `eval`, `save` and `plot`;\n\
+                  a batch built from a loaded structure takes that structure's chain and residue numbers. `show outputs` lists the output arrays.",
+        args: &[
+            ArgSpec { name: "recycles", kind: ArgKind::Int { min: 0, max: 20 }, positional: false, required: false, help: "recycling iterations (default: the model's num_recycle)" },
+            ArgSpec { name: "name", kind: ArgKind::Text, positional: false, required: false, help: "the structure name of the prediction" },
+        ],
+        examples: &["infer", "infer recycles=1", "infer name=tiny_model"],
+        run: commands::inference::infer,
+    },
+    CommandSpec {
+        name: "plot",
+        summary: "Plot the prediction's pLDDT, PAE, distogram or contacts, or a loaded MSA's coverage or depth.",
+        details: "plddt, pae, distogram (expected distances) and contacts (P(d < 8 Å), with native= the native contacts in the lower triangle) need `infer`;\n\
+                  msa (coverage coloured by identity to the query) and depth need a loaded MSA (msa=NAME, default the first).\n\
+                  The figure is shown as SVG; path= also writes it as .svg or .png.",
+        args: &[
+            ArgSpec { name: "kind", kind: ArgKind::Choice(commands::plot::KINDS), positional: true, required: true, help: "the figure" },
+            ArgSpec { name: "native", kind: ArgKind::Text, positional: false, required: false, help: "a loaded structure to compare contacts with" },
+            ArgSpec { name: "msa", kind: ArgKind::Text, positional: false, required: false, help: "the loaded MSA to plot" },
+            ArgSpec { name: "path", kind: ArgKind::Path, positional: false, required: false, help: "write the figure to this .svg or .png file" },
+        ],
+        examples: &["plot plddt", "plot pae path=out/pae.png", "plot contacts native=1a8o", "plot msa msa=uniref90 path=out/coverage.svg"],
+        run: commands::plot::plot,
+    },
+    CommandSpec {
+        name: "parallel",
+        summary: "Record the hybrid-parallel layout (data, dynamic axial and branch parallelism); alone, show it.",
+        details: "HelixFold's hybrid parallelism (Wang et al. 2022): dp data-parallel groups, dap devices sharing each Evoformer activation along one axis,\n\
+                  bp 1 or 2 devices running the Evoformer's MSA and pair branches. The job needs dp × dap × bp devices.\n\
+                  The layout is validated and recorded (`show parallel`); multi-process execution is not active yet.",
+        args: &[
+            ArgSpec { name: "dp", kind: ArgKind::Int { min: 1, max: 65_536 }, positional: false, required: false, help: "data-parallel degree" },
+            ArgSpec { name: "dap", kind: ArgKind::Int { min: 1, max: 1024 }, positional: false, required: false, help: "dynamic axial parallelism degree" },
+            ArgSpec { name: "bp", kind: ArgKind::Int { min: 1, max: 2 }, positional: false, required: false, help: "branch parallelism degree (1 or 2)" },
+        ],
+        examples: &["parallel", "parallel dp=4 dap=2 bp=2"],
+        run: commands::parallel::parallel,
+    },
+    CommandSpec {
         name: "eval",
         summary: "Score a model against a native structure: TM-score, GDT-TS, GDT-HA, RMSD, lDDT-Cα.",
         details: "Each of model and native is a loaded structure's name or a PDB/mmCIF file. Residues correspond by chain, residue number and insertion code;\n\
@@ -216,20 +306,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "save",
-        summary: "Write a structure as PDB or mmCIF, or its PAE as JSON.",
-        details: "The format comes from the extension (.pdb, .cif, .json) unless format= names it; missing folders are created.",
+        summary: "Write a structure as PDB or mmCIF, its PAE as JSON, or a prediction's outputs as npz.",
+        details: "The format comes from the extension (.pdb, .cif, .json, .npz) unless format= names it; missing folders are created.\n\
+                  pae: the structure's PAE (predictions of _ptm models and loaded PAE files) in the AlphaFold DB JSON format.\n\
+                  outputs: every output array of the `infer` that made the structure, by AlphaFold's names (as `helixfold predict`'s outputs.npz).",
         args: &[
             ArgSpec { name: "name", kind: ArgKind::Text, positional: true, required: true, help: "the structure to write" },
             ArgSpec { name: "path", kind: ArgKind::Path, positional: true, required: true, help: "the file to write" },
             ArgSpec {
                 name: "format",
-                kind: ArgKind::Choice(&["pdb", "cif", "pae"]),
+                kind: ArgKind::Choice(&["pdb", "cif", "pae", "outputs"]),
                 positional: false,
                 required: false,
                 help: "the output format, when the extension does not tell",
             },
         ],
-        examples: &["save 1a8o out/demo/1a8o.pdb", "save model out/model.cif", "save model out/pae.json"],
+        examples: &["save 1a8o out/demo/1a8o.pdb", "save model out/model.cif", "save prediction out/pae.json", "save prediction out/outputs.npz"],
         run: commands::structure::save,
     },
     CommandSpec {

@@ -1,10 +1,11 @@
 //! `data [crop_size=N] [msa_depth=N] [extra_msa=N] [seed=N]`: sets the data pipeline's settings
 //! ([`DataConfig`]); with no argument it shows them. Every value is checked before any is set.
 use crate::session::args::Args;
+use crate::session::context::Context;
 use crate::session::output::Output;
 use crate::session::state::DataConfig;
 use crate::session::Session;
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 
 /// `args[key]` as a count, or `current` when not given.
 fn count(args: &Args, key: &str, current: usize) -> Result<usize> {
@@ -14,7 +15,7 @@ fn count(args: &Args, key: &str, current: usize) -> Result<usize> {
     }
 }
 
-pub fn data(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn data(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     let current = session.data_config;
     let updated = DataConfig {
         crop_size: count(args, "crop_size", current.crop_size)?,

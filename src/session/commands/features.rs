@@ -10,12 +10,13 @@ use crate::data::features::{process_features, DataConfig as PipelineConfig};
 use crate::data::msa::Msa;
 use crate::residue_constants::RESTYPES;
 use crate::session::args::Args;
+use crate::session::context::Context;
 use crate::session::output::Output;
 use crate::session::state::Batch;
 use crate::session::Session;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 
-pub fn features(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn features(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     let (source, raw) = match (args.path("file"), args.text("from")) {
         (Some(_), Some(_)) => bail!("give either a feature file or from=STRUCTURE, not both"),
         (Some(path), None) => (path.display().to_string(), read_feature_file(path)?),
@@ -33,7 +34,8 @@ pub fn features(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
         process_features(&raw, &config, settings.seed).with_context(|| format!("processing the features of {source}"))?
     };
     let summary = FeatureSummary::of(&processed);
-    session.inputs.batch = Some(Batch { source, features: processed });
+    let numbered_like = args.text("from").map(str::to_string);
+    session.inputs.batch = Some(Batch { source, features: processed, numbered_like });
     Ok(vec![Output::Text(summary.to_string().trim_end().to_string())])
 }
 

@@ -1,5 +1,6 @@
 //! Session-wide commands: help, echo, device, threads, history, reset, sleep.
 use crate::session::args::Args;
+use crate::session::context::Context;
 use crate::session::output::Output;
 use crate::session::table::{self, COMMANDS};
 use crate::session::Session;
@@ -7,7 +8,7 @@ use anyhow::{bail, Result};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-pub fn help(_session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn help(_session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     if let Some(name) = args.text("command") {
         return match table::find(name) {
             Some(command) => Ok(vec![Output::Text(command.help_text())]),
@@ -18,7 +19,7 @@ pub fn help(_session: &mut Session, args: &Args) -> Result<Vec<Output>> {
     Ok(vec![Output::table(&["command", "what it does"], rows)])
 }
 
-pub fn echo(_session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn echo(_session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     let text = args.text("text").unwrap_or_default().to_string();
     Ok(vec![match args.text("stream") {
         Some("stderr") => Output::Stderr(text),
@@ -26,7 +27,7 @@ pub fn echo(_session: &mut Session, args: &Args) -> Result<Vec<Output>> {
     }])
 }
 
-pub fn device(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn device(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     if let Some(name) = args.text("name") {
         session.device = crate::device::parse_device(name)?;
     }
@@ -41,14 +42,14 @@ pub(crate) fn describe_device(device: tch::Device) -> String {
     }
 }
 
-pub fn threads(_session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn threads(_session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     if let Some(count) = args.int("count") {
         tch::set_num_threads(count as i32);
     }
     Ok(vec![Output::Text(format!("threads: {}", tch::get_num_threads()))])
 }
 
-pub fn history(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn history(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     let all = session.history.len();
     let shown = args.int("last").map_or(all, |n| (n as usize).min(all));
     let rows = session.history[all - shown..]
@@ -59,7 +60,7 @@ pub fn history(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
     Ok(vec![Output::table(&["#", "command"], rows)])
 }
 
-pub fn reset(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn reset(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     let keep_device = session.device;
     let history = if args.flag("history").unwrap_or(false) {
         Vec::new()
@@ -73,7 +74,7 @@ pub fn reset(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
 /// How often `sleep` looks at the interrupt flag.
 const INTERRUPT_POLL: Duration = Duration::from_millis(10);
 
-pub fn sleep(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn sleep(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     let seconds = args.float("seconds").unwrap_or(0.0);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     loop {

@@ -11,10 +11,11 @@ use crate::data::pae_json::read_pae_json;
 use crate::data::pdb::read_pdb;
 use crate::data::protein::Protein;
 use crate::session::args::Args;
+use crate::session::context::Context;
 use crate::session::output::Output;
 use crate::session::state::{LoadedMsa, LoadedSequence, LoadedTemplateHits, Structure};
 use crate::session::Session;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use std::path::Path;
 
 /// The `kind=` words, in the order help lists them.
@@ -103,7 +104,7 @@ fn observed_with_author_numbers(seqres_chain: &Protein, observed: &[ResidueAtPos
     }
 }
 
-pub fn load(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn load(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     let path = args.path("file").ok_or_else(|| anyhow!("missing file"))?;
     let kind = match args.text("kind") {
         Some(kind) => kind,
@@ -162,6 +163,10 @@ pub fn load(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
                 protein.chain_ids.join(",")
             );
             let structure = Structure { source: path.to_path_buf(), protein, pae: None };
+            // The outputs of a prediction belong to its structure, not to one loaded over it.
+            if session.model.prediction.as_ref().is_some_and(|p| p.structure == name) {
+                session.model.prediction = None;
+            }
             session.inputs.structures.insert(name, structure);
             summary
         }

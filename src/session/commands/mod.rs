@@ -3,6 +3,11 @@
 pub mod data_settings;
 pub mod features;
 pub mod general;
+pub mod inference;
 pub mod load;
+pub mod model;
+pub mod parallel;
+pub mod params;
+pub mod plot;
 pub mod show;
 pub mod structure;

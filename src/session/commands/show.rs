@@ -1,15 +1,21 @@
-//! `show inputs|config`: tables of what the session holds (the loaded sequence, MSAs with their
-//! depths, template hits, structures) and of its settings (device, threads, data settings).
+//! `show inputs|config|params|outputs|parallel`: tables of what the session holds (the loaded
+//! sequence, MSAs with their depths, template hits, structures; the parameters per module; the
+//! last prediction's output arrays) and of its settings (device, threads, data settings, model,
+//! runtime options, parallel layout).
 use crate::data::features::summary::FeatureSummary;
 use crate::session::args::Args;
+use crate::session::context::Context;
 use crate::session::output::Output;
 use crate::session::Session;
 use anyhow::{bail, Result};
 
-pub fn show(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn show(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     match args.text("what") {
         Some("inputs") => Ok(vec![inputs_table(session)]),
         Some("config") => Ok(vec![config_table(session)]),
+        Some("params") => Ok(vec![super::params::params_table(session)?]),
+        Some("outputs") => Ok(vec![super::inference::outputs_table(session)?]),
+        Some("parallel") => Ok(vec![super::parallel::layout_table(&session.model().parallel)]),
         other => bail!("nothing to show for {other:?}"),
     }
 }
@@ -77,5 +83,12 @@ fn config_table(session: &Session) -> Output {
         ["threads".to_string(), tch::get_num_threads().to_string()],
     ];
     rows.extend(session.data_config().rows());
+    match &session.model().config {
+        Some(config) => rows.extend(super::model::config_rows(config)),
+        None => rows.push(["model".to_string(), "none (`model PRESET`)".to_string()]),
+    }
+    let parameters = session.model().network.as_ref().map_or("none (`params init` or `params load FILE`)", |n| n.source.as_str());
+    rows.push(["params".to_string(), parameters.to_string()]);
+    rows.extend(super::model::runtime_rows(session));
     Output::table(&["setting", "value"], rows.into_iter().map(Vec::from).collect())
 }

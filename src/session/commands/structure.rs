@@ -1,17 +1,22 @@
 //! Commands on structures: `eval` scores a model against a native with
 //! [`score_structures`] (TM-score and GDT as the TM-score program, Zhang & Skolnick 2004;
-//! lDDT-Cα as DeepMind's `lddt.py`), and `save` writes a structure as PDB or mmCIF, or its PAE as
-//! AlphaFold DB JSON.
+//! lDDT-Cα as DeepMind's `lddt.py`), and `save` writes a structure as PDB or mmCIF, its PAE as
+//! AlphaFold DB JSON, or — for a prediction — every model output as `.npz` by AlphaFold's names
+//! (what `helixfold predict` writes as `outputs.npz`).
 use super::load::read_structure;
+use crate::data::array::FeatureDict;
 use crate::data::mmcif_writer::to_mmcif_string;
 use crate::data::pae_json::pae_to_json;
+use crate::data::npz::write_npz;
 use crate::data::pdb::to_pdb_string;
 use crate::data::protein::Protein;
 use crate::metrics::structure_scores::score_structures;
+use crate::predict::output_arrays;
 use crate::session::args::Args;
+use crate::session::context::Context;
 use crate::session::output::Output;
 use crate::session::Session;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use std::borrow::Cow;
 use std::path::Path;
 
@@ -31,7 +36,7 @@ fn structure_or_file<'a>(session: &'a Session, word: &str) -> Result<Cow<'a, Pro
     Ok(Cow::Owned(read_structure(path, kind, None)?))
 }
 
-pub fn eval(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+pub fn eval(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     // Path-typed so that the REPL completes file names; a loaded structure's name is tried first.
     let word = |key: &str| args.path(key).map(|p| p.to_string_lossy().into_owned()).ok_or_else(|| anyhow!("missing {key}"));
     let (model_word, native_word) = (word("model")?, word("native")?);
@@ -60,28 +65,42 @@ fn save_format<'a>(args: &'a Args, path: &Path) -> Result<&'a str> {
         "pdb" => "pdb",
         "cif" | "mmcif" => "cif",
         "json" => "pae",
-        _ => bail!("cannot tell the format of {} from its extension; use .pdb, .cif or .json, or format=", path.display()),
+        "npz" => "outputs",
+        _ => bail!("cannot tell the format of {} from its extension; use .pdb, .cif, .json or .npz, or format=", path.display()),
     })
 }
 
-pub fn save(session: &mut Session, args: &Args) -> Result<Vec<Output>> {
+/// What `save` writes: a text format, or arrays as `.npz`.
+enum Payload {
+    Text(String),
+    Arrays(FeatureDict),
+}
+
+pub fn save(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     let name = args.text("name").ok_or_else(|| anyhow!("missing name"))?;
     let path = args.path("path").ok_or_else(|| anyhow!("missing path"))?;
     let structure = session.inputs().structure(name)?;
     let format = save_format(args, path)?;
-    let (text, what) = match format {
-        "pdb" => (to_pdb_string(&structure.protein)?, "PDB"),
-        "cif" => (to_mmcif_string(&structure.protein)?, "mmCIF"),
+    let (payload, what) = match format {
+        "pdb" => (Payload::Text(to_pdb_string(&structure.protein)?), "PDB"),
+        "cif" => (Payload::Text(to_mmcif_string(&structure.protein)?), "mmCIF"),
         "pae" => match &structure.pae {
-            Some(pae) => (pae_to_json(pae)?, "PAE JSON"),
+            Some(pae) => (Payload::Text(pae_to_json(pae)?), "PAE JSON"),
             None => bail!("structure '{name}' has no PAE (only predictions and `load FILE.json kind=pae name={name}` give one)"),
+        },
+        "outputs" => match session.model().prediction.as_ref().filter(|p| p.structure == name) {
+            Some(prediction) => (Payload::Arrays(output_arrays(&prediction.outputs)?), "model outputs (npz)"),
+            None => bail!("structure '{name}' has no model outputs (only the structure of the last `infer` has)"),
         },
         other => bail!("unknown format '{other}'"),
     };
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).with_context(|| format!("cannot create folder {}", folder.display()))?;
     }
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    match payload {
+        Payload::Text(text) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        Payload::Arrays(arrays) => write_npz(path, &arrays)?,
+    }
     Ok(vec![Output::Text(format!(
         "wrote '{name}' ({} residues) as {what} to {}",
         structure.protein.len(),

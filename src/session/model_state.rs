@@ -1,0 +1,40 @@
+//! The model side of a session: the chosen configuration, the network with its parameters, the
+//! runtime options (precision, chunking, fused attention), the recorded parallel layout and the
+//! last prediction's outputs.
+use super::parallel_layout::ParallelLayout;
+use crate::model::alphafold::{AlphaFold, NamedOutputs};
+use crate::model::config::{ModelConfig, RuntimeOptions};
+use tch::nn;
+
+/// A built network and where its parameter values came from.
+#[derive(Debug)]
+pub struct Network {
+    pub vs: nn::VarStore,
+    pub model: AlphaFold,
+    /// `random (seed 0)`, or the file the values were read from.
+    pub source: String,
+}
+
+/// The outputs of the last `infer`, on the CPU, by AlphaFold's names.
+#[derive(Debug)]
+pub struct Prediction {
+    /// The session structure holding the predicted coordinates.
+    pub structure: String,
+    pub outputs: NamedOutputs,
+    pub num_recycle: i64,
+    pub mean_plddt: f64,
+    pub ptm: Option<f64>,
+    /// Wall time of each iteration (`num_recycle + 1` of them), seconds.
+    pub iteration_seconds: Vec<f64>,
+}
+
+#[derive(Debug, Default)]
+pub struct ModelState {
+    /// Set by `model`; `None` until a preset is chosen.
+    pub config: Option<ModelConfig>,
+    /// Set by `params init|load`; dropped when `model` changes the configuration.
+    pub network: Option<Network>,
+    pub runtime: RuntimeOptions,
+    pub parallel: ParallelLayout,
+    pub prediction: Option<Prediction>,
+}
