@@ -352,3 +352,46 @@ fn model_commands_fail_with_what_is_missing() {
         failed_at(&run, line, command, cause);
     }
 }
+
+/// Training in the session on 1psm (/work/shared/data/openfold_mini, 38 residues, with its
+/// BFD alignment): steps report finite losses, run settings cannot change mid-run, a checkpoint
+/// saves and resumes the run at its step, and the trained network runs `infer`.
+#[test]
+fn train_steps_checkpoint_and_resume_in_a_script() {
+    let Some(root) = helixfold::testing::shared_data("openfold_mini") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "load {root}/mmcif/1psm.cif name=native\n\
+         load {root}/alignments/1psm_A/bfd_uniclust_hits.a3m\n\
+         model tiny\nparams init seed=1\n\
+         train step 3 lr=0.001 warmup=0\n\
+         train step 1 lr=0.01\n",
+        root = root.display()
+    );
+    let run = run_script(dir.path(), &script);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("3 step(s) on 'native'") && run.stdout.contains("run at step 3"), "{}", run.stdout);
+    assert!(run.stderr.contains("lr apply to a new run: `train reset` first"), "{}", run.stderr);
+    let loss: f64 = table_value(&run.stdout, "loss").parse().unwrap();
+    assert!(loss.is_finite() && loss > 0.0, "{loss}");
+
+    let script = format!(
+        "load {root}/mmcif/1psm.cif name=native\n\
+         model tiny\nparams init\n\
+         train step 2 warmup=0\n\
+         checkpoint save run.safetensors\n\
+         train reset\n\
+         checkpoint load run.safetensors\n\
+         train step\n\
+         features from=native\ninfer recycles=0\n",
+        root = root.display()
+    );
+    let run = run_script(dir.path(), &script);
+    succeeded(&run);
+    assert!(run.stdout.contains("resumed the run from run.safetensors at step 2"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 step(s) on 'native'") && run.stdout.contains("run at step 3"), "{}", run.stdout);
+    assert!(dir.path().join("run.safetensors").is_file());
+
+    let run = run_script(dir.path(), "model tiny\nparams init\ntrain step\necho NEVER\n");
+    failed_at(&run, 3, "train step", "no structure to train on");
+}

@@ -1,9 +1,12 @@
 //! The model side of a session: the chosen configuration, the network with its parameters, the
-//! runtime options (precision, chunking, fused attention), the recorded parallel layout and the
-//! last prediction's outputs.
+//! runtime options (precision, chunking, fused attention), the recorded parallel layout, the
+//! last prediction's outputs and the training run.
 use super::parallel_layout::ParallelLayout;
 use crate::model::alphafold::{AlphaFold, NamedOutputs};
+use crate::data::datasets::TrainingExample;
+use crate::data::features::DataConfig;
 use crate::model::config::{ModelConfig, RuntimeOptions};
+use crate::train::trainer::{StepReport, Trainer};
 use tch::nn;
 
 /// A built network and where its parameter values came from.
@@ -37,4 +40,29 @@ pub struct ModelState {
     pub runtime: RuntimeOptions,
     pub parallel: ParallelLayout,
     pub prediction: Option<Prediction>,
+    /// Set by the first `train`; dropped by `model` and `params`, which change the network.
+    pub training: Option<TrainingRun>,
+}
+
+/// A training run in the session: the trainer (its own copy of the weights, optimiser moments
+/// and weight average), the example it trains on and every step's report.
+pub struct TrainingRun {
+    pub trainer: Trainer,
+    /// The loaded structure trained on.
+    pub structure: String,
+    pub example: TrainingExample,
+    pub data: DataConfig,
+    /// Seeds each step's feature processing (crop, MSA sampling, masking).
+    pub seed: u64,
+    pub history: Vec<StepReport>,
+}
+
+impl std::fmt::Debug for TrainingRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainingRun")
+            .field("structure", &self.structure)
+            .field("step", &self.trainer.step_count())
+            .field("history", &self.history.len())
+            .finish()
+    }
 }

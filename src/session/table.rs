@@ -264,6 +264,40 @@ pub static COMMANDS: &[CommandSpec] = &[
         run: commands::inference::infer,
     },
     CommandSpec {
+        name: "train",
+        summary: "Train the session's network on a loaded structure: step N, for a duration, or until a loss is low.",
+        details: "Needs a model (`model`), parameters (`params`) and a loaded structure with its alignments (`load`); AlphaFold's training step (Jumper et al. (2021) Suppl. Alg. 31):\n\
+                  random recycles, every loss term, Adam with warm-up, clipping at 0.1 and a weight average. `train step [N]`, `train for 5m`, `train until loss<1.5`\n\
+                  (or a loss term, e.g. `until fape<0.5`, at most max_steps=); progress after every step, and an interrupt stops at the next step boundary.\n\
+                  The first `train` starts a run with lr=, warmup=, max_recycle=, seed= and structure=; later ones continue it (`train reset` starts over).\n\
+                  The trained weights go back into the session's network after every command, for `infer`, `eval` and `params save`.",
+        args: &[
+            ArgSpec { name: "action", kind: ArgKind::Choice(commands::training::ACTIONS), positional: true, required: true, help: "step, for, until or reset" },
+            ArgSpec { name: "amount", kind: ArgKind::Text, positional: true, required: false, help: "steps (step), a duration such as 90s or 5m (for), METRIC<VALUE (until)" },
+            ArgSpec { name: "structure", kind: ArgKind::Text, positional: false, required: false, help: "the loaded structure to train on (default: the only one)" },
+            ArgSpec { name: "lr", kind: ArgKind::Float { min: 0.0, max: 1.0 }, positional: false, required: false, help: "peak learning rate (AlphaFold: 1e-3)" },
+            ArgSpec { name: "warmup", kind: ArgKind::Int { min: 0, max: 1_000_000 }, positional: false, required: false, help: "linear warm-up steps (AlphaFold: 1000)" },
+            ArgSpec { name: "max_recycle", kind: ArgKind::Int { min: 0, max: 20 }, positional: false, required: false, help: "recycles drawn from 0..=N per step" },
+            ArgSpec { name: "seed", kind: ArgKind::Int { min: 0, max: i64::MAX }, positional: false, required: false, help: "seed of the run's random draws" },
+            ArgSpec { name: "max_steps", kind: ArgKind::Int { min: 1, max: 100_000_000 }, positional: false, required: false, help: "most steps `until` takes (default 10000)" },
+        ],
+        examples: &["train step", "train step 20 lr=0.001 warmup=10", "train for 5m", "train until loss<2.0 max_steps=500", "train reset"],
+        run: commands::training::train,
+    },
+    CommandSpec {
+        name: "checkpoint",
+        summary: "Save the training run (weights, optimiser, weight average, schedule) or resume one.",
+        details: "One safetensors file with JSON metadata, written atomically. `checkpoint load FILE` makes the checkpoint's model and weights the session's and\n\
+                  continues its run on a loaded structure (structure= when several are loaded).",
+        args: &[
+            ArgSpec { name: "action", kind: ArgKind::Choice(&["save", "load"]), positional: true, required: true, help: "save or load" },
+            ArgSpec { name: "file", kind: ArgKind::Path, positional: true, required: true, help: "the checkpoint (.safetensors)" },
+            ArgSpec { name: "structure", kind: ArgKind::Text, positional: false, required: false, help: "the loaded structure to train on after loading" },
+        ],
+        examples: &["checkpoint save out/run.safetensors", "checkpoint load out/run.safetensors"],
+        run: commands::training::checkpoint,
+    },
+    CommandSpec {
         name: "plot",
         summary: "Plot the prediction's pLDDT, PAE, distogram or contacts, or a loaded MSA's coverage or depth.",
         details: "plddt, pae, distogram (expected distances) and contacts (P(d < 8 Å), with native= the native contacts in the lower triangle) need `infer`;\n\

@@ -142,6 +142,15 @@ impl Trainer {
         })
     }
 
+    /// A fresh run starting from the values of `source`'s variables (same configuration, any
+    /// device), e.g. a session's parameters; the weight average starts from them too.
+    pub fn from_parameters(model_config: &ModelConfig, config: TrainConfig, source: &nn::VarStore) -> Result<Self> {
+        let mut trainer = Self::new(model_config, config, source.device())?;
+        trainer.vs.copy(source).context("copying the starting parameters")?;
+        trainer.ema = ExponentialMovingAverage::new(trainer.config.ema, &trainer.params.values);
+        Ok(trainer)
+    }
+
     pub fn model(&self) -> &AlphaFold {
         &self.model
     }

@@ -11,3 +11,4 @@ pub mod params;
 pub mod plot;
 pub mod show;
 pub mod structure;
+pub mod training;

@@ -115,6 +115,9 @@ pub fn model(session: &mut Session, args: &Args, _context: &mut Context) -> Resu
     let state = &mut session.model;
     let changed = state.config.as_ref() != Some(&config);
     let dropped = changed && state.network.take().is_some();
+    if changed {
+        state.training = None;
+    }
     state.config = Some(config);
     let mut outputs = vec![Output::Text(format!("model {preset}"))];
     if dropped {

@@ -58,6 +58,7 @@ fn install(session: &mut Session, file: Option<&Path>, seed: u64) -> Result<Vec<
     let source = file.map_or_else(|| format!("random (seed {seed})"), |f| f.display().to_string());
     let summary = format!("{} parameters of {}: {source}", group_digits(parameter_count(&vs)), config.name);
     session.model.network = Some(Network { vs, model, source });
+    session.model.training = None;
     Ok(vec![Output::Text(summary)])
 }
 
