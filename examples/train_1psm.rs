@@ -44,7 +44,7 @@ fn main() -> Result<()> {
         eval_with_average: true,
         checkpoint_every: None,
         overrides: TrainOverrides {
-            lr: Some(5e-3),
+            lr: Some(1e-2),
             warmup_steps: Some(50),
             crop_size: Some(None),
             max_msa_clusters: Some(16),
