@@ -6,7 +6,10 @@ use helixfold::model::config::ModelConfig;
 use helixfold::testing::shared_data;
 use helixfold::train::batches::{load_structure_example, training_data_config, BatchSource, ExampleBatches};
 use helixfold::train::job::read_metrics;
-use helixfold::train::{StepReport, TrainConfig, Trainer};
+use helixfold::train::run::{train_loop, LoopEnd, StopAt};
+use helixfold::train::{Batch, StepReport, TrainConfig, Trainer};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tch::Device;
@@ -92,6 +95,51 @@ fn a_short_run_halves_the_backbone_fape() {
 /// Steps of [`a_short_run_halves_the_backbone_fape`].
 const STEPS: u64 = 150;
 
+#[test]
+fn the_loop_stops_between_steps_when_asked() {
+    let Some((cif, a3m)) = psm_files() else { return };
+    tch::set_num_threads(1);
+    let (model, config, mut source) = tiny_on_1psm(&cif, &a3m, 5);
+    let mut trainer = Trainer::new(&model, config, Device::Cpu).unwrap();
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    let end = train_loop(&mut trainer, &mut source, StopAt { steps: Some(10), deadline: None }, &interrupt, |trainer, _| {
+        if trainer.step_count() == 2 {
+            flag.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(end, LoopEnd::Interrupted);
+    assert_eq!((trainer.step_count(), trainer.data_position()), (2, 2));
+    // The interrupted trainer goes on: the step bound ends the next loop.
+    interrupt.store(false, Ordering::SeqCst);
+    let end = train_loop(&mut trainer, &mut source, StopAt { steps: Some(3), deadline: None }, &interrupt, |_, _| Ok(())).unwrap();
+    assert_eq!((end, trainer.step_count()), (LoopEnd::StepsDone, 3));
+}
+
+#[test]
+fn accumulating_one_example_twice_is_one_step_on_it() {
+    // Without dropout, recycling draws or FAPE draws, the mean of two identical clipped
+    // gradients is that gradient: two runs must agree exactly.
+    let Some((cif, a3m)) = psm_files() else { return };
+    tch::set_num_threads(1);
+    let (mut model, mut config, mut source) = tiny_on_1psm(&cif, &a3m, 9);
+    model.global_config.deterministic = true;
+    config.max_recycle = 0;
+    config.clamped_fape_probability = 1.0;
+    let batch = source.batch(0).unwrap();
+    let next = source.batch(1).unwrap();
+    let mut single = Trainer::new(&model, config.clone(), Device::Cpu).unwrap();
+    let mut doubled = Trainer::new(&model, config, Device::Cpu).unwrap();
+    let a = single.step(&batch).unwrap();
+    let same: Batch = batch.iter().map(|(k, v)| (k.clone(), v.shallow_clone())).collect();
+    let b = doubled.step_accumulated(&[same, batch]).unwrap();
+    assert_eq!(a.loss.to_bits(), b.loss.to_bits());
+    assert_eq!(single.step(&next).unwrap().loss.to_bits(), doubled.step(&next).unwrap().loss.to_bits());
+    assert_eq!(doubled.data_position(), 3);
+}
+
 fn helixfold(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_helixfold")).args(args).output().unwrap()
 }
@@ -103,7 +151,8 @@ fn train_cli_writes_metrics_and_checkpoints_and_resumes() {
     let out_dir = out.path().to_str().unwrap();
     let common = [
         "train", "--preset", "tiny", "--structure", cif.to_str().unwrap(), "--msa", a3m.to_str().unwrap(),
-        "--crop", "0", "--max-msa-clusters", "8", "--max-extra-msa", "16", "--eval-every", "2", "--out", out_dir,
+        "--crop", "0", "--max-msa-clusters", "8", "--max-extra-msa", "16", "--eval-every", "2", "--threads", "1",
+        "--out", out_dir,
     ];
     let run = helixfold(&[&common[..], &["--steps", "2"]].concat());
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));

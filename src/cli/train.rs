@@ -62,6 +62,9 @@ pub struct TrainArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// libtorch's intra-op CPU threads (default: libtorch's choice, one per core).
+    #[arg(long)]
+    pub threads: Option<i32>,
     /// Output folder (metrics.jsonl, checkpoint.safetensors, average.safetensors).
     #[arg(long)]
     pub out: PathBuf,
@@ -127,6 +130,11 @@ impl TrainArgs {
 
 pub fn run(args: &TrainArgs) -> Result<()> {
     let job = args.job()?;
+    match args.threads {
+        Some(n) if n < 1 => bail!("--threads must be at least 1 (got {n})"),
+        Some(n) => tch::set_num_threads(n),
+        None => {}
+    }
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     // A second handler cannot be installed when one exists already (e.g. in tests); the run

@@ -36,6 +36,8 @@ pub enum TrainingData {
 pub struct TrainOverrides {
     pub lr: Option<f64>,
     pub warmup_steps: Option<u64>,
+    /// `(factor, every)`: multiply the rate by `factor` every `every` steps.
+    pub lr_decay: Option<(f64, u64)>,
     /// `Some(None)` keeps whole chains.
     pub crop_size: Option<Option<i64>>,
     pub max_msa_clusters: Option<i64>,
@@ -151,6 +153,10 @@ impl TrainJob {
         }
         if let Some(w) = o.warmup_steps {
             config.schedule.warmup_steps = w;
+        }
+        if let Some((factor, every)) = o.lr_decay {
+            config.schedule.decay_factor = factor;
+            config.schedule.decay_every = every;
         }
         if let Some(n) = o.accumulation {
             config.accumulation = n;

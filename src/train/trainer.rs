@@ -11,7 +11,8 @@
 //!
 //! Randomness is a function of `(seed, step, example)`: the recycles, the FAPE clamping and
 //! libtorch's generator (dropout) are re-seeded from it before each example, so a run resumed
-//! from a checkpoint repeats the uninterrupted run bit for bit on the same device.
+//! from a checkpoint repeats the uninterrupted run bit for bit on the same device. libtorch's
+//! generator is global to the process, so trainers in several threads take turns with it.
 use super::adam::{Adam, AdamConfig};
 use super::ema::{EmaConfig, ExponentialMovingAverage};
 use super::flat_parameters::FlatParameters;
@@ -25,6 +26,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -103,6 +105,15 @@ pub struct Trainer {
     data_position: u64,
 }
 
+/// libtorch's generator is global to the process: a trainer holds this lock from seeding it
+/// to the last draw (initialisation, or an example's dropout), so that trainers in other
+/// threads cannot take numbers from its stream.
+static TORCH_GENERATOR: Mutex<()> = Mutex::new(());
+
+fn lock_generator() -> MutexGuard<'static, ()> {
+    TORCH_GENERATOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A stream seed for example `example` of step `step` (SplitMix64's finaliser over the three,
 /// so neighbouring steps get unrelated streams).
 fn stream_seed(seed: u64, step: u64, example: u64) -> u64 {
@@ -123,9 +134,12 @@ impl Trainer {
         if config.max_recycle < 0 {
             bail!("max_recycle must not be negative (got {})", config.max_recycle);
         }
-        tch::manual_seed(config.seed as i64);
         let vs = nn::VarStore::new(device);
-        let model = AlphaFold::new(vs.root(), model_config);
+        let model = {
+            let _generator = lock_generator();
+            tch::manual_seed(config.seed as i64);
+            AlphaFold::new(vs.root(), model_config)
+        };
         let params = FlatParameters::new(&vs)?;
         let adam = Adam::new(config.adam, params.numel(), device);
         let ema = ExponentialMovingAverage::new(config.ema, &params.values);
@@ -213,7 +227,7 @@ impl Trainer {
         let runtime = RuntimeOptions { training: true, ..self.config.runtime };
         for (index, batch) in batches.iter().enumerate() {
             let mut rng = StdRng::seed_from_u64(stream_seed(self.config.seed, self.step, index as u64));
-            tch::manual_seed(rng.gen::<i64>());
+            let torch_seed = rng.gen::<i64>();
             let copies = batch
                 .get("aatype")
                 .context("the training batch lacks feature 'aatype'")?
@@ -223,7 +237,11 @@ impl Trainer {
                 .unwrap_or(1);
             let num_recycle = draw_num_recycle(self.config.max_recycle.min(copies - 1), &mut rng);
             let use_clamped_fape = f64::from(u8::from(rng.gen::<f64>() < self.config.clamped_fape_probability));
-            let example_gradient = self.example_gradient(batch, num_recycle, use_clamped_fape, &runtime);
+            let example_gradient = {
+                let _generator = lock_generator();
+                tch::manual_seed(torch_seed);
+                self.example_gradient(batch, num_recycle, use_clamped_fape, &runtime)
+            };
             self.params.zero_grad();
             let (example_loss, example_terms, example_gradient) = example_gradient?;
             let norm = example_gradient.norm().double_value(&[]);
