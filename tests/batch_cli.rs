@@ -377,7 +377,7 @@ fn train_steps_checkpoint_and_resume_in_a_script() {
 
     let script = format!(
         "load {root}/mmcif/1psm.cif name=native\n\
-         model tiny\nparams init\n\
+         model tiny templates=false\nparams init\n\
          train step 2 warmup=0\n\
          checkpoint save run.safetensors\n\
          train reset\n\
