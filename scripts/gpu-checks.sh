@@ -8,8 +8,10 @@
 #
 # run: (1) the DeepMind parity tests on cuda (end-to-end model_1_ptm_small and every module
 # case that was carried), (2) `bench infer` for model_1 at 256 and 384 residues in fp32 and bf16,
-# (3) the longest sequence whose forward pass fits (bf16, chunked), (4) `bench train` when the
-# binary has it. Each step has its own time limit and a failure does not stop the others.
+# (3) `bench train` step time and memory for initial_training (bf16, with and without
+# recompute) and finetune (bf16, recompute) on 1psm padded to the preset's crop, (4) with
+# LONGEST=1, the longest sequence whose forward pass fits (bf16, chunked). Each step has its own
+# time limit and a failure does not stop the others. ONLY=train runs (3) alone.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -31,6 +33,9 @@ prepare() {
         distogram masked_msa predicted_lddt predicted_aligned_error experimentally_resolved; do
         cp -r "$root/$case" .gpu/reference/
     done
+    local data=${HELIXFOLD_SHARED_DATA:-../shared/data}/openfold_mini
+    mkdir -p .gpu/data
+    cp "$data/mmcif/1psm.cif" "$data/alignments/1psm_A/bfd_uniclust_hits.a3m" .gpu/data/
     du -sh .gpu
 }
 
@@ -42,8 +47,17 @@ step() { # name, seconds, command...
     timeout "$seconds" "$@" > "$OUT/$name.log" 2>&1
     local rc=$?
     echo "   exit $rc after $((SECONDS - started)) s" | tee -a "$OUT/summary.txt"
-    tail -n 4 "$OUT/$name.log" | sed 's/^/   /' | tee -a "$OUT/summary.txt"
+    { grep -m 1 -A 3 "panicked at" "$OUT/$name.log"; tail -n 4 "$OUT/$name.log"; } |
+        sed 's/^/   /' | tee -a "$OUT/summary.txt"
     return $rc
+}
+
+train_benches() { # binary, json file
+    local example=(--structure .gpu/data/1psm.cif --msa .gpu/data/bfd_uniclust_hits.a3m)
+    local train=(bench train "${example[@]}" --device cuda --precision bf16 --steps 3 --json "$2")
+    step train_initial_training_bf16 100 "$1" "${train[@]}" --preset initial_training
+    step train_initial_training_bf16_recompute 100 "$1" "${train[@]}" --preset initial_training --recompute
+    step train_finetune_bf16_recompute 120 "$1" "${train[@]}" --preset finetune --recompute
 }
 
 run() {
@@ -55,10 +69,15 @@ run() {
     nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
     head -n 12 "$OUT/nvidia-smi.txt" > "$OUT/summary.txt"
     export HELIXFOLD_REFERENCE=$PWD/.gpu/reference HELIXFOLD_TEST_DEVICE=cuda
+    local bin=.gpu/helixfold json=$OUT/bench.jsonl
+    if [ "${ONLY:-}" = train ]; then
+        train_benches "$bin" "$json"
+        cat "$OUT/summary.txt"
+        return
+    fi
     step parity_alphafold 90 .gpu/parity_alphafold --test-threads 1 model_1_ptm_small --nocapture
     step parity_modules 60 .gpu/parity_modules --test-threads 1
     unset HELIXFOLD_TEST_DEVICE
-    local bin=.gpu/helixfold json=$OUT/bench.jsonl
     local model_1=(--preset model_1 --msa 512 --extra-msa 5120 --templates 4 --device cuda --json "$json")
     for length in 256 384; do
         for precision in fp32 bf16; do
@@ -66,15 +85,12 @@ run() {
                 --length "$length" --recycles 3 --repeats 2 --precision "$precision" --chunk-size 256
         done
     done
-    for length in 1024 2048 3072; do
-        step "fits_$length" 100 "$bin" bench infer "${model_1[@]}" \
-            --length "$length" --recycles 0 --precision bf16 --chunk-size 32 || break
-    done
-    if "$bin" bench --help 2>/dev/null | grep -q train; then
-        step train_initial_training_bf16 120 "$bin" bench train --preset initial_training \
-            --device cuda --precision bf16 --json "$json"
-        step train_finetune_bf16 120 "$bin" bench train --preset finetune \
-            --device cuda --precision bf16 --json "$json"
+    train_benches "$bin" "$json"
+    if [ "${LONGEST:-}" ]; then
+        for length in 1024 2048 3072; do
+            step "fits_$length" 100 "$bin" bench infer "${model_1[@]}" \
+                --length "$length" --recycles 0 --precision bf16 --chunk-size 32 || break
+        done
     fi
     cat "$OUT/summary.txt"
 }

@@ -9,6 +9,7 @@ pub mod loss;
 pub mod memory;
 pub mod metrics;
 pub mod model;
+pub mod panics;
 pub mod plot;
 pub mod predict;
 pub mod repl;

@@ -144,3 +144,36 @@ fn history_from_an_earlier_session_is_recalled_and_ctrl_d_exits() {
     let saved = std::fs::read_to_string(&history).unwrap();
     assert!(saved.contains("echo remembered\necho later"), "{saved}");
 }
+
+/// Ctrl-C during a long `train step 1000` stops it at the next step boundary; `show training`
+/// then reports the steps actually taken, and the session goes on. Trains the tiny preset on
+/// 1psm (/work/shared/data/openfold_mini).
+#[test]
+fn ctrl_c_stops_training_early_and_the_session_stays_usable() {
+    let Some(root) = helixfold::testing::shared_data("openfold_mini") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let Some(terminal) = Terminal::start("train", &dir.path().join("history")) else { return };
+    let setup = format!("load {}/mmcif/1psm.cif name=native; model tiny templates=false; params init", root.display());
+    terminal.keys(&[&setup, "Enter"]);
+    terminal.wait_for("parameters of tiny");
+    terminal.keys(&["train step 1000 warmup=0", "Enter"]);
+    terminal.wait_for("/1000 step 2:");
+    terminal.keys(&["C-c"]);
+    let screen = terminal.wait_for("(interrupted); run at step ");
+    let steps: u64 = screen
+        .split("(interrupted); run at step ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no step count on screen:\n{screen}"));
+    assert!((3..1000).contains(&steps), "{steps} steps; screen:\n{screen}");
+
+    terminal.keys(&["show training", "Enter"]);
+    let screen = terminal.wait_for("steps this session");
+    let row = screen.lines().find(|l| l.starts_with("steps ")).unwrap_or_else(|| panic!("{screen}"));
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["steps", steps.to_string().as_str()], "{screen}");
+    terminal.keys(&["echo alive", "Enter"]);
+    terminal.wait_for("\nalive\n");
+    terminal.keys(&["C-d"]);
+    terminal.wait_for("EXIT=0");
+}

@@ -28,6 +28,8 @@ pub struct TrainBench {
     pub device: Device,
     pub runtime: RuntimeOptions,
     pub max_recycle: i64,
+    /// Residues to crop and pad to instead of the preset's crop size.
+    pub crop_size: Option<usize>,
     /// Timed steps (at least 1).
     pub steps: usize,
     pub seed: u64,
@@ -51,7 +53,10 @@ pub fn time_training(bench: &TrainBench) -> Result<TrainTiming> {
         bail!("--steps must be at least 1");
     }
     let model_config = ModelConfig::preset(&bench.preset)?;
-    let data = training_data_config(&model_config)?;
+    let mut data = training_data_config(&model_config)?;
+    if bench.crop_size.is_some() {
+        data.crop_size = bench.crop_size;
+    }
     let example = load_structure_example(&bench.structure, &bench.msas)?;
     let features = example.process(&data, bench.seed).with_context(|| format!("processing {}", bench.structure.display()))?;
     let batch = features_to_batch(&features, &data, bench.device)?;
@@ -99,6 +104,7 @@ mod tests {
             device: Device::Cpu,
             runtime: RuntimeOptions::default(),
             max_recycle: 0,
+            crop_size: None,
             steps: 2,
             seed: 0,
         };
@@ -106,6 +112,10 @@ mod tests {
         assert_eq!(timing.step_seconds.len(), 2);
         assert!(timing.seconds_per_step > 0.0 && timing.peak_memory_mib > 0.0);
         assert_eq!(timing.residues, 32, "1psm's 38 residues cropped to tiny's 32");
+        // Padded past the chain (as initial_training pads to 256): padding must not make the
+        // loss NaN, which the trainer reports as an error.
+        let padded = time_training(&TrainBench { crop_size: Some(48), steps: 1, ..bench.clone() }).unwrap();
+        assert_eq!(padded.residues, 48);
         let err = time_training(&TrainBench { structure: root.join("mmcif/none.cif"), ..bench }).unwrap_err();
         assert!(format!("{err:#}").contains("none.cif"), "{err:#}");
     }

@@ -79,6 +79,9 @@ pub struct TrainArgs {
     /// Most recycling iterations per step (drawn uniformly from 0..=N).
     #[arg(long, default_value_t = 0)]
     pub max_recycle: i64,
+    /// Crop and pad to this many residues instead of the preset's crop size.
+    #[arg(long)]
+    pub crop: Option<usize>,
     /// Timed steps (the median counts).
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
@@ -162,6 +165,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         device: parse_device(&args.runtime.device)?,
         runtime: args.runtime.runtime(),
         max_recycle: args.max_recycle,
+        crop_size: args.crop,
         steps: args.steps,
         seed: args.seed,
     };

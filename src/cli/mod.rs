@@ -47,8 +47,13 @@ pub enum Command {
 }
 
 impl Cli {
-    /// Runs what the command line asks for, writing its output to stdout.
+    /// Runs what the command line asks for, writing its output to stdout; a libtorch failure
+    /// (e.g. CUDA out of memory) is an error like any other ([`crate::panics`]).
     pub fn run(&self) -> Result<()> {
+        crate::panics::catch_panic(|| self.dispatch())
+    }
+
+    fn dispatch(&self) -> Result<()> {
         match (&self.commands, &self.command) {
             (Some(commands), _) => run::run_batch(commands, "-c"),
             (None, Some(Command::Score(args))) => score::run(args),

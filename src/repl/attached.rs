@@ -3,13 +3,12 @@
 //! to the kernel as cells through [`crate::kernel::client`]; completion asks the kernel; Ctrl-C
 //! while a cell runs sends `interrupt_request` (the kernel stops at the next step boundary and
 //! keeps its state). Other clients' cells and their outputs are printed as they arrive while
-//! this terminal waits on its own cell, and before each prompt otherwise.
-use super::{history_path, usage_hint};
+//! this terminal waits on its own cell, and after each of its cells otherwise.
+use super::{read_eval_loop, usage_hint};
 use crate::kernel::client::{terminal_text, Event, KernelClient, Stream};
 use crate::session::args;
 use anyhow::{Context as _, Result};
 use rustyline::completion::Completer;
-use rustyline::error::ReadlineError;
 use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
@@ -70,52 +69,29 @@ fn print_event(event: &Event) {
 /// keeps running afterwards.
 pub fn run_attached(connection: &str) -> Result<()> {
     let client = Arc::new(KernelClient::connect_to(connection)?);
-    let running = Arc::new(AtomicBool::new(false));
+    // Ctrl-C raises this flag (see `super::sigint`); a watcher turns it into an
+    // interrupt_request, which a signal handler could not send itself.
+    let pressed = Arc::new(AtomicBool::new(false));
     let interrupter = client.interrupter();
-    let running_in_handler = Arc::clone(&running);
-    ctrlc::set_handler(move || {
-        if running_in_handler.load(Ordering::SeqCst) {
-            // Nothing more to do if the connection is gone: the cell's reply will say so.
-            let _ = interrupter.interrupt();
-        }
-    })
-    .context("installing the Ctrl-C handler")?;
+    let watched = Arc::clone(&pressed);
+    std::thread::Builder::new()
+        .name("helixfold-interrupt-watch".into())
+        .spawn(move || loop {
+            if watched.swap(false, Ordering::SeqCst) && interrupter.interrupt().is_err() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        })
+        .context("starting the interrupt watcher")?;
     let mut editor: Editor<KernelHelper, DefaultHistory> = Editor::new().context("starting the line editor")?;
     editor.set_helper(Some(KernelHelper { client: Arc::clone(&client) }));
-    let history = history_path();
-    if let Some(path) = &history {
-        let _ = editor.load_history(path);
-    }
     println!("helixfold {} attached to the kernel of {connection} — Ctrl-D detaches", env!("CARGO_PKG_VERSION"));
-    let mut interrupted_once = false;
-    loop {
+    client.pending_events().iter().for_each(print_event);
+    read_eval_loop(&mut editor, "helixfold[kernel]> ", "detach (the kernel keeps running)", |line| {
+        pressed.store(false, Ordering::SeqCst);
+        super::sigint::claim(&pressed);
+        client.execute(line, |event| print_event(&event)).context("running the cell in the kernel")?;
         client.pending_events().iter().for_each(print_event);
-        match editor.readline("helixfold[kernel]> ") {
-            Ok(line) => {
-                interrupted_once = false;
-                let line = line.trim();
-                if line.is_empty() {
-                    continue;
-                }
-                editor.add_history_entry(line).context("recording history")?;
-                if matches!(line, "exit" | "quit") {
-                    break;
-                }
-                running.store(true, Ordering::SeqCst);
-                let reply = client.execute(line, |event| print_event(&event));
-                running.store(false, Ordering::SeqCst);
-                reply.context("running the cell in the kernel")?;
-            }
-            Err(ReadlineError::Interrupted) if !interrupted_once => {
-                interrupted_once = true;
-                println!("(press Ctrl-C again or Ctrl-D to detach; the kernel keeps running)");
-            }
-            Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
-            Err(other) => return Err(other).context("reading the command line"),
-        }
-    }
-    if let Some(path) = &history {
-        editor.save_history(path).with_context(|| format!("saving history to {}", path.display()))?;
-    }
-    Ok(())
+        Ok(())
+    })
 }

@@ -3,6 +3,7 @@
 //! its next step boundary instead of killing the session.
 mod attached;
 mod render;
+mod sigint;
 
 use crate::session::{args, completion, table, Session};
 use anyhow::{Context as _, Result};
@@ -13,7 +14,6 @@ use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Editor, Helper, Highlighter};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 
 pub use attached::run_attached;
 pub use render::{ProgressStyle, Renderer};
@@ -69,19 +69,41 @@ fn history_path() -> Option<PathBuf> {
 /// Runs the interactive loop until Ctrl-D, `exit`/`quit`, or Ctrl-C twice while idle.
 pub fn run(session: &mut Session) -> Result<()> {
     let interrupt = session.interrupt_flag();
-    ctrlc::set_handler(move || interrupt.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")?;
     let mut editor: Editor<CommandHelper, DefaultHistory> = Editor::new().context("starting the line editor")?;
     editor.set_helper(Some(CommandHelper));
+    println!("helixfold {} — type `help` for commands, Ctrl-D to exit", env!("CARGO_PKG_VERSION"));
+    read_eval_loop(&mut editor, "helixfold> ", "exit", |line| {
+        sigint::claim(&interrupt);
+        let mut renderer = Renderer::new(ProgressStyle::Line);
+        match session.execute_streaming(line, &mut |output| renderer.show(output)) {
+            Ok(outputs) => outputs.iter().for_each(|output| renderer.show(output)),
+            Err((outputs, error)) => {
+                outputs.iter().for_each(|output| renderer.show(output));
+                renderer.end_line();
+                eprintln!("error: {error}");
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Reads lines with `editor` (history loaded from and saved to [`history_path`]) and hands each
+/// non-empty one to `run`, until Ctrl-D, `exit`/`quit`, or Ctrl-C twice while idle; `leaving`
+/// names what that does (exit, or detach) in the hint after the first Ctrl-C.
+fn read_eval_loop<H: Helper>(
+    editor: &mut Editor<H, DefaultHistory>,
+    prompt: &str,
+    leaving: &str,
+    mut run: impl FnMut(&str) -> Result<()>,
+) -> Result<()> {
     let history = history_path();
     if let Some(path) = &history {
         // A missing history file is normal on first use.
         let _ = editor.load_history(path);
     }
-    println!("helixfold {} — type `help` for commands, Ctrl-D to exit", env!("CARGO_PKG_VERSION"));
     let mut interrupted_once = false;
     loop {
-        match editor.readline("helixfold> ") {
+        match editor.readline(prompt) {
             Ok(line) => {
                 interrupted_once = false;
                 let line = line.trim();
@@ -92,19 +114,11 @@ pub fn run(session: &mut Session) -> Result<()> {
                 if matches!(line, "exit" | "quit") {
                     break;
                 }
-                let mut renderer = Renderer::new(ProgressStyle::Line);
-                match session.execute_streaming(line, &mut |output| renderer.show(output)) {
-                    Ok(outputs) => outputs.iter().for_each(|output| renderer.show(output)),
-                    Err((outputs, error)) => {
-                        outputs.iter().for_each(|output| renderer.show(output));
-                        renderer.end_line();
-                        eprintln!("error: {error}");
-                    }
-                }
+                run(line)?;
             }
             Err(ReadlineError::Interrupted) if !interrupted_once => {
                 interrupted_once = true;
-                println!("(press Ctrl-C again or Ctrl-D to exit)");
+                println!("(press Ctrl-C again or Ctrl-D to {leaving})");
             }
             Err(ReadlineError::Interrupted | ReadlineError::Eof) => break,
             Err(other) => return Err(other).context("reading the command line"),

@@ -149,12 +149,7 @@ impl Session {
         self.invocations += 1;
         let mut context = Context::new(format!("{}-{}-{}", spec.name, self.id_token, self.invocations), sink);
         catch_unwind(AssertUnwindSafe(|| run(self, &bound, &mut context))).unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown panic");
-            Err(anyhow!("internal error (the session state is unchanged): {message}"))
+            Err(anyhow!("internal error (the session state is unchanged): {}", crate::panics::panic_message(&*panic)))
         })
     }
 }

@@ -177,7 +177,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                   parallel: the layout recorded by `parallel`.",
         args: &[ArgSpec {
             name: "what",
-            kind: ArgKind::Choice(&["inputs", "config", "params", "outputs", "parallel"]),
+            kind: ArgKind::Choice(&["inputs", "config", "params", "outputs", "parallel", "training"]),
             positional: true,
             required: true,
             help: "what to show",

@@ -49,6 +49,17 @@ pub fn rigid_from_flat12(flat: &Tensor) -> Result<Rigid> {
     Rigid::new(rotation, flat.narrow(-1, 9, 3))
 }
 
+/// AlphaFold's affine tensors `[*, 7]` with every all-zero quaternion (residues padded to the
+/// crop size, or without a backbone) replaced by the identity: normalising a zero quaternion
+/// gives NaN, which the backbone mask cannot remove afterwards (NaN × 0 is NaN).
+fn identity_where_padded(affines: &Tensor) -> Tensor {
+    let quaternion = affines.narrow(-1, 0, 4);
+    let present = quaternion.abs().sum_dim_intlist([-1].as_slice(), true, Kind::Float).gt(0.0);
+    let identity = Tensor::from_slice(&[1f32, 0.0, 0.0, 0.0]).to_kind(quaternion.kind()).to_device(quaternion.device());
+    let quaternion = quaternion.where_self(&present, &identity.expand_as(&quaternion));
+    Tensor::cat(&[quaternion, affines.narrow(-1, 4, 3)], -1)
+}
+
 /// The loss of one example. `labels` is the batch copy the last iteration read (a training
 /// batch from `process_training_features`); `use_clamped_fape` is 1.0 for the clamped backbone
 /// FAPE (AlphaFold draws it with probability 0.9 per example) and 0.0 for the unclamped one.
@@ -67,7 +78,7 @@ pub fn training_loss(outputs: &TrainingOutputs, config: &ModelConfig, use_clampe
     let device = outputs.distogram_logits.device();
     let float = |t: &Tensor| t.to_kind(Kind::Float);
 
-    let true_frames = Rigid::from_tensor_7(&label("backbone_affine_tensor")?)?;
+    let true_frames = Rigid::from_tensor_7(&identity_where_padded(&label("backbone_affine_tensor")?))?;
     let backbone_mask = label("backbone_affine_mask")?;
     let trajectory = structure.frames.to_kind(Kind::Float);
     let backbone = backbone_fape(

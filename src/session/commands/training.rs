@@ -251,6 +251,22 @@ fn summary(run: &TrainingRun, reports: &[StepReport], stop: &str) -> Vec<Output>
     ]
 }
 
+/// `show training`: the run's structure, steps taken, learning rate and the last step's losses.
+pub fn training_table(session: &Session) -> Result<Output> {
+    let run = session.model.training.as_ref().ok_or_else(|| anyhow!("no training run: `train step` starts one"))?;
+    let mut rows = vec![
+        vec!["structure".to_string(), run.structure.clone()],
+        vec!["steps".to_string(), run.trainer.step_count().to_string()],
+        vec!["steps this session".to_string(), run.history.len().to_string()],
+    ];
+    if let Some(last) = run.history.last() {
+        rows.push(vec!["lr".to_string(), format!("{:.3e}", last.lr)]);
+        rows.push(vec!["loss".to_string(), format!("{:.4}", last.loss)]);
+        rows.extend(last.terms.iter().map(|(name, value)| vec![name.clone(), format!("{value:.4}")]));
+    }
+    Ok(Output::table(&["training", "value"], rows))
+}
+
 /// `checkpoint save FILE | load FILE`: the whole run (weights, optimiser moments, weight
 /// average, schedule position, data position) in one safetensors file.
 pub fn checkpoint(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
