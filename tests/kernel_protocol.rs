@@ -32,7 +32,19 @@ struct Kernel {
 }
 
 impl Kernel {
+    /// Starts a kernel on ports free a moment ago. Another process can take one of them in
+    /// between, and then the kernel exits at once: that start is retried on fresh ports rather
+    /// than left to hang the test on a socket nobody listens to.
     async fn start() -> Self {
+        for _ in 0..5 {
+            if let Some(kernel) = Self::try_start().await {
+                return kernel;
+            }
+        }
+        panic!("the kernel did not start in 5 attempts");
+    }
+
+    async fn try_start() -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let ports = free_ports();
         let info = json!({
@@ -42,7 +54,7 @@ impl Kernel {
         });
         let file = dir.path().join("kernel.json");
         std::fs::write(&file, info.to_string()).unwrap();
-        let process = Command::new(env!("CARGO_BIN_EXE_helixfold"))
+        let mut process = Command::new(env!("CARGO_BIN_EXE_helixfold"))
             .args(["kernel", "--connection-file"])
             .arg(&file)
             .stderr(Stdio::piped())
@@ -52,12 +64,23 @@ impl Kernel {
         let mut shell = DealerSocket::new();
         let mut control = DealerSocket::new();
         let mut heartbeat = ReqSocket::new();
-        // `connect` retries until the kernel, just started, listens.
-        shell.connect(&endpoint(ports[0])).await.unwrap();
-        control.connect(&endpoint(ports[3])).await.unwrap();
-        heartbeat.connect(&endpoint(ports[4])).await.unwrap();
+        // `connect` waits until the kernel, just started, listens: bounded, and a heartbeat
+        // must come back before the kernel counts as started.
+        let connected = tokio::time::timeout(TIMEOUT, async {
+            shell.connect(&endpoint(ports[0])).await.unwrap();
+            control.connect(&endpoint(ports[3])).await.unwrap();
+            heartbeat.connect(&endpoint(ports[4])).await.unwrap();
+            heartbeat.send(ZmqMessage::from(b"start".to_vec())).await.unwrap();
+            heartbeat.recv().await.unwrap();
+        })
+        .await;
+        if connected.is_err() {
+            let _ = process.kill();
+            let _ = process.wait();
+            return None;
+        }
         let iopub_endpoint = endpoint(ports[1]);
-        Self { process, shell, control, heartbeat, signer: Signer::new(KEY), session: KernelSession::new(), iopub_endpoint, _dir: dir }
+        Some(Self { process, shell, control, heartbeat, signer: Signer::new(KEY), session: KernelSession::new(), iopub_endpoint, _dir: dir })
     }
 
     fn request(&self, msg_type: &str, content: Value) -> Message {
