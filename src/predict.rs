@@ -10,7 +10,7 @@ use crate::data::array::{FeatureDict, NpArray};
 use crate::data::fasta::read_fasta;
 use crate::data::feature_file::read_feature_file;
 use crate::data::features::{process_features, DataConfig};
-use crate::data::msa::{read_a3m, read_stockholm, Msa};
+use crate::data::msa::{read_alignment, Msa};
 use crate::data::npz::write_npz;
 use crate::data::pae_json::{write_pae_json, PaeMatrix};
 use crate::data::pdb::to_pdb_string;
@@ -194,13 +194,9 @@ pub fn data_config(config: &ModelConfig) -> Result<DataConfig> {
 fn raw_from_fasta(path: &Path, msa_paths: &[PathBuf], use_templates: bool) -> Result<FeatureDict> {
     let records = read_fasta(path)?;
     let Some(query) = records.first() else { bail!("{}: no sequence", path.display()) };
-    let mut msas = Vec::new();
-    for msa_path in msa_paths {
-        let is_stockholm = msa_path.extension().is_some_and(|e| e == "sto" || e == "stockholm");
-        msas.push(if is_stockholm { read_stockholm(msa_path)? } else { read_a3m(msa_path)? });
-    }
+    let mut msas = msa_paths.iter().map(|p| read_alignment(p)).collect::<Result<Vec<_>>>()?;
     if msas.is_empty() {
-        msas.push(crate::data::msa::parse_a3m(&format!(">query\n{}\n", query.sequence), "query")?);
+        msas.push(Msa::single_sequence(&query.sequence, "query"));
     }
     let msa_refs: Vec<&Msa> = msas.iter().collect();
     let mut features = make_raw_features(&query.sequence, &query.description, &msa_refs)?;

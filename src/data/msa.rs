@@ -196,6 +196,16 @@ pub fn parse_stockholm(text: &str, source: &str) -> Result<Msa> {
     Ok(msa)
 }
 
+/// An alignment file by its extension: Stockholm for `.sto`/`.stockholm`, A3M otherwise.
+pub fn read_alignment(path: &Path) -> Result<Msa> {
+    let is_stockholm = path.extension().is_some_and(|e| e == "sto" || e == "stockholm");
+    if is_stockholm {
+        read_stockholm(path)
+    } else {
+        read_a3m(path)
+    }
+}
+
 /// Reads and parses a Stockholm file.
 pub fn read_stockholm(path: &Path) -> Result<Msa> {
     parse_stockholm(&read_text_file(path)?, &path.display().to_string())

@@ -10,7 +10,8 @@ use crate::data::datasets::{Dataset, TrainingExample, TrainingSampler, Warning};
 use crate::data::features::sequence_features::make_raw_features;
 use crate::data::features::DataConfig;
 use crate::data::mmcif::{mmcif_chain_to_protein, read_mmcif};
-use crate::data::msa::{read_a3m, read_stockholm, Msa};
+use crate::data::msa::{read_alignment, Msa};
+use crate::data::protein::Protein;
 use crate::data::pdb::read_pdb;
 use crate::model::config::ModelConfig;
 use crate::residue_constants::{ATOM_TYPE_NUM, RESTYPES};
@@ -106,19 +107,20 @@ pub fn load_structure_example(structure: &Path, msas: &[PathBuf]) -> Result<Trai
         };
         (protein.chain(&chain).with_context(|| format!("{} chain {chain}", structure.display()))?, 0.0)
     };
-    let sequence: String = protein.aatype.iter().map(|&a| RESTYPES.get(a).copied().unwrap_or('X')).collect();
-    let mut alignments = Vec::new();
-    for path in msas {
-        let is_stockholm = path.extension().is_some_and(|e| e == "sto" || e == "stockholm");
-        alignments.push(if is_stockholm { read_stockholm(path)? } else { read_a3m(path)? });
-    }
-    if alignments.is_empty() {
-        alignments.push(crate::data::msa::parse_a3m(&format!(">query\n{sequence}\n"), "query")?);
-    }
-    let refs: Vec<&Msa> = alignments.iter().collect();
+    let alignments = msas.iter().map(|p| read_alignment(p)).collect::<Result<Vec<_>>>()?;
     let id = structure.file_stem().map_or_else(|| "structure".to_string(), |s| s.to_string_lossy().into_owned());
-    let raw = make_raw_features(&sequence, &id, &refs).with_context(|| format!("features of {}", structure.display()))?;
-    TrainingExample::new(&id, raw, &protein, resolution, false).with_context(|| format!("training example {}", structure.display()))
+    let refs: Vec<&Msa> = alignments.iter().collect();
+    example_from_protein(&id, &protein, resolution, &refs).with_context(|| format!("training example {}", structure.display()))
+}
+
+/// A training example of `protein` (a resolved chain; `resolution` in Å, 0 when unknown) with
+/// `alignments` of its sequence, or the query alone when there are none.
+pub fn example_from_protein(id: &str, protein: &Protein, resolution: f32, alignments: &[&Msa]) -> Result<TrainingExample> {
+    let sequence: String = protein.aatype.iter().map(|&a| RESTYPES.get(a).copied().unwrap_or('X')).collect();
+    let query = Msa::single_sequence(&sequence, "query");
+    let alignments = if alignments.is_empty() { vec![&query] } else { alignments.to_vec() };
+    let raw = make_raw_features(&sequence, id, &alignments).with_context(|| format!("features of {id}"))?;
+    TrainingExample::new(id, raw, protein, resolution, false)
 }
 
 /// The seed of batch `index` in a run seeded `seed`.

@@ -8,17 +8,15 @@
 //! `seed=`); later ones continue it. After every command the trained weights are copied back
 //! into the session's network, so `infer`, `eval` and `params save` see them. `model` and
 //! `params` start over.
-use crate::data::features::sequence_features::make_raw_features;
-use crate::data::msa::{parse_a3m, Msa};
 use crate::data::datasets::TrainingExample;
+use crate::data::msa::Msa;
 use crate::model::config::RuntimeOptions;
-use crate::residue_constants::RESTYPES;
 use crate::session::args::Args;
 use crate::session::context::Context;
 use crate::session::model_state::TrainingRun;
 use crate::session::output::Output;
 use crate::session::Session;
-use crate::train::batches::{features_to_batch, training_data_config};
+use crate::train::batches::{example_from_protein, features_to_batch, training_data_config};
 use crate::train::schedule::LearningRateSchedule;
 use crate::train::trainer::{StepReport, TrainConfig, Trainer};
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -101,16 +99,8 @@ fn example(session: &Session, args: &Args) -> Result<(String, TrainingExample)> 
         None => bail!("several structures are loaded ({}): choose one with structure=NAME", structures.keys().cloned().collect::<Vec<_>>().join(", ")),
     };
     let structure = structures.get(&name).ok_or_else(|| anyhow!("no loaded structure '{name}' (loaded: {})", structures.keys().cloned().collect::<Vec<_>>().join(", ")))?;
-    let protein = &structure.protein;
-    let sequence: String = protein.aatype.iter().map(|&a| RESTYPES.get(a).copied().unwrap_or('X')).collect();
-    let query;
-    let mut alignments: Vec<&Msa> = session.inputs.msas.iter().map(|m| &m.msa).collect();
-    if alignments.is_empty() {
-        query = parse_a3m(&format!(">query\n{sequence}\n"), "query")?;
-        alignments.push(&query);
-    }
-    let raw = make_raw_features(&sequence, &name, &alignments).with_context(|| format!("features of '{name}'"))?;
-    let example = TrainingExample::new(&name, raw, protein, 0.0, false).with_context(|| format!("training example '{name}'"))?;
+    let alignments: Vec<&Msa> = session.inputs.msas.iter().map(|m| &m.msa).collect();
+    let example = example_from_protein(&name, &structure.protein, 0.0, &alignments).with_context(|| format!("training example '{name}'"))?;
     Ok((name, example))
 }
 
