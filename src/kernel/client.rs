@@ -9,6 +9,7 @@
 //! alike (marked by [`Event::mine`]), so outputs from a notebook show up in the terminal too.
 use super::connection::ConnectionInfo;
 use super::message::{KernelSession, Message};
+use super::server::zmq_message;
 use super::wire::{self, Signer};
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
@@ -73,13 +74,6 @@ fn request(session: &KernelSession, msg_type: &str, content: Value) -> Message {
         content,
         buffers: Vec::new(),
     }
-}
-
-fn zmq_message(frames: Vec<Vec<u8>>) -> Option<ZmqMessage> {
-    let mut frames = frames.into_iter();
-    let mut message = ZmqMessage::from(frames.next()?);
-    frames.for_each(|frame| message.push_back(frame.into()));
-    Some(message)
 }
 
 impl KernelClient {

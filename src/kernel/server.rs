@@ -34,7 +34,8 @@ fn frames_of(message: ZmqMessage) -> Vec<Vec<u8>> {
     message.into_vec().iter().map(|frame| frame.to_vec()).collect()
 }
 
-fn zmq_message(frames: Vec<Vec<u8>>) -> Option<ZmqMessage> {
+/// A multipart ZeroMQ message of `frames` (`None` for no frames).
+pub(super) fn zmq_message(frames: Vec<Vec<u8>>) -> Option<ZmqMessage> {
     let mut frames = frames.into_iter();
     let mut message = ZmqMessage::from(frames.next()?);
     for frame in frames {
