@@ -1,5 +1,5 @@
-//! Memory measurement for benchmarks: the process's peak resident set (CPU) and the CUDA device
-//! memory in use.
+//! Memory measurement for benchmarks (the process's peak resident set, the CUDA device memory in
+//! use) and the guard that refuses host work which cannot fit ([`ensure_fits`]).
 //!
 //! CPU: Linux's `VmHWM` ("high water mark") line of `/proc/self/status` (proc(5)) is the largest
 //! resident set the process has had since it started, or since the mark was last reset by
@@ -57,6 +57,44 @@ pub fn current_rss_bytes() -> Result<u64> {
 pub fn reset_peak_rss() -> Result<()> {
     let path = "/proc/self/clear_refs";
     std::fs::write(path, "5").with_context(|| format!("writing to {path}"))
+}
+
+/// Host memory this process can still take, in bytes: the kernel's `MemAvailable` estimate
+/// (`/proc/meminfo`), lowered to what the address-space limit (`ulimit -v`, `RLIMIT_AS`) leaves.
+/// `None` when neither is known.
+pub fn available_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
+    let mem_available = meminfo.and_then(|text| parse_status_bytes(&text, "MemAvailable").ok());
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit struct through a valid pointer.
+    let limited = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0 && limit.rlim_cur != libc::RLIM_INFINITY;
+    let address_space_left = if limited {
+        proc_status_bytes("VmSize").ok().map(|used| (limit.rlim_cur as u64).saturating_sub(used))
+    } else {
+        None
+    };
+    match (mem_available, address_space_left) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Fails with a message naming `what` and how to shrink it when `needed` bytes exceed the host
+/// memory still available. Rust's allocator aborts the process when an allocation fails, so
+/// host-side work whose size is known beforehand (the feature pipeline) asks first instead.
+pub fn ensure_fits(needed: u64, what: &str, how_to_shrink: &str) -> Result<()> {
+    match available_bytes() {
+        Some(available) if needed > available => bail!(
+            "{what} needs about {} but only {} of memory is available; {how_to_shrink}",
+            gibibytes(needed),
+            gibibytes(available)
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn gibibytes(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
 }
 
 /// `cudaError_t cudaMemGetInfo(size_t *free, size_t *total)`.
@@ -129,6 +167,15 @@ mod tests {
         assert!(during >= before + (size as u64) / 2, "peak went from {before} to {during}");
         // The kernel batches per-thread RSS counts, so the mark is exact only to a few pages.
         assert!(after + (size as u64) / 8 >= during, "the mark fell from {during} to {after}");
+    }
+
+    #[test]
+    fn work_larger_than_the_machine_is_refused_with_a_hint() {
+        let available = available_bytes().expect("/proc/meminfo is readable on Linux");
+        assert!(available > 0);
+        ensure_fits(1 << 20, "a small batch", "crop it").unwrap();
+        let err = ensure_fits(u64::MAX / 2, "a huge batch", "crop it with `data crop_size=`").unwrap_err().to_string();
+        assert!(err.starts_with("a huge batch needs about") && err.ends_with("crop it with `data crop_size=`"), "{err}");
     }
 
     #[test]

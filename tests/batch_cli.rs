@@ -395,3 +395,43 @@ fn train_steps_checkpoint_and_resume_in_a_script() {
     let run = run_script(dir.path(), "model tiny\nparams init\ntrain step\necho NEVER\n");
     failed_at(&run, 3, "train step", "no structure to train on");
 }
+
+/// A sequence of `length` residues cycling through the 20 amino acids, as a FASTA file.
+fn write_long_fasta(path: &Path, name: &str, length: usize) {
+    let sequence: String = "ACDEFGHIKLMNPQRSTVWY".chars().cycle().take(length).collect();
+    std::fs::write(path, format!(">{name}\n{sequence}\n")).unwrap();
+}
+
+/// Running out of memory is an error like any other. Under an address-space limit (`ulimit -v`,
+/// 6 GB) the feature pipeline refuses a 20,000-residue batch before building it (Rust's
+/// allocator would abort the process), and libtorch's refused allocation during a 3,000-residue
+/// `infer` is reported as out of memory without its C++ stack; the interactive session keeps
+/// what it had and the next prediction runs.
+#[test]
+fn running_out_of_memory_keeps_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    write_long_fasta(&dir.path().join("big.fasta"), "big", 20_000);
+    write_long_fasta(&dir.path().join("mid.fasta"), "mid", 3_000);
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -v 6000000 && exec \"$0\" repl", env!("CARGO_BIN_EXE_helixfold")])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let commands = format!(
+        "model tiny templates=false\nparams init\nload big.fasta\nfeatures\n\
+         load mid.fasta\ndata msa_depth=8 extra_msa=8\nfeatures recycles=0\ninfer recycles=0\nshow inputs\n\
+         load {DEMO_PDB} name=1a8o\nfeatures from=1a8o recycles=0\ninfer recycles=0\nshow outputs\n"
+    );
+    child.stdin.take().unwrap().write_all(commands.as_bytes()).unwrap();
+    let run: Run = child.wait_with_output().unwrap().into();
+    let context = format!("stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("error: features: processing the features of big.fasta: the processed batch of 20000 residues needs about"), "{context}");
+    assert!(run.stderr.contains("error: infer recycles=0: out of memory: DefaultCPUAllocator: can't allocate memory"), "{context}");
+    assert!(run.stderr.contains("(the session state is unchanged)"), "{context}");
+    assert!(!run.stderr.contains("frame #") && !run.stderr.contains("panicked"), "{context}");
+    assert!(run.stdout.contains("sequence  mid"), "{context}");
+    assert!(run.stdout.contains("predicted_lddt"), "the last prediction's outputs are listed: {context}");
+}

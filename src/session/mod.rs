@@ -17,10 +17,9 @@ pub mod state;
 pub mod table;
 
 use anyhow::{anyhow, Result};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tch::Device;
 
 pub use context::Context;
@@ -37,10 +36,19 @@ pub struct CommandError {
     pub cause: anyhow::Error,
 }
 
+/// How long one command took, and whether it succeeded (`show timing`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandTiming {
+    pub command: String,
+    pub elapsed: Duration,
+    pub succeeded: bool,
+}
+
 /// The persistent state behind every front end.
 pub struct Session {
     device: Device,
     history: Vec<String>,
+    timings: Vec<CommandTiming>,
     interrupt: Arc<AtomicBool>,
     inputs: Inputs,
     data_config: DataConfig,
@@ -63,6 +71,7 @@ impl Session {
         Self {
             device: Device::Cpu,
             history: Vec::new(),
+            timings: Vec::new(),
             interrupt: Arc::new(AtomicBool::new(false)),
             inputs: Inputs::default(),
             data_config: DataConfig::default(),
@@ -103,6 +112,11 @@ impl Session {
         &self.history
     }
 
+    /// Wall-clock time of every command run so far, oldest first.
+    pub fn timings(&self) -> &[CommandTiming] {
+        &self.timings
+    }
+
     /// Runs every command on `line` (separated by `;`), stopping at the first failure. Outputs
     /// of the commands that ran are returned with the error so front ends can show both.
     /// Progress reports are dropped; [`Session::execute_streaming`] receives them.
@@ -128,7 +142,10 @@ impl Session {
         for (i, words) in commands.iter().enumerate() {
             let text = words.join(" ");
             self.history.push(text.clone());
-            match self.run_words(words, &mut *sink) {
+            let started = Instant::now();
+            let result = self.run_words(words, &mut *sink);
+            self.timings.push(CommandTiming { command: text.clone(), elapsed: started.elapsed(), succeeded: result.is_ok() });
+            match result {
                 Ok(mut produced) => outputs.append(&mut produced),
                 Err(cause) => return Err((outputs, CommandError { index: i + 1, command: text, cause })),
             }
@@ -148,8 +165,8 @@ impl Session {
         let run = spec.run;
         self.invocations += 1;
         let mut context = Context::new(format!("{}-{}-{}", spec.name, self.id_token, self.invocations), sink);
-        catch_unwind(AssertUnwindSafe(|| run(self, &bound, &mut context))).unwrap_or_else(|panic| {
-            Err(anyhow!("internal error (the session state is unchanged): {}", crate::panics::panic_message(&*panic)))
+        crate::panics::catch_unwind_quietly(|| run(self, &bound, &mut context)).unwrap_or_else(|panic| {
+            Err(anyhow!("{} (the session state is unchanged)", crate::panics::describe_panic(&*panic)))
         })
     }
 }

@@ -169,20 +169,28 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "show",
-        summary: "Show what is loaded (inputs), the settings (config), the parameters, the prediction's outputs or the parallel layout as a table.",
+        summary: "Show what is loaded (inputs, batch), the settings (config), the parameters, the prediction's outputs, the training run, the parallel layout, memory or timing as a table.",
         details: "inputs: the sequence, each MSA with its depth, template hits, structures with their lengths and files, and the batch.\n\
+                  batch: every feature of the processed batch (`features`) with its shape and type.\n\
                   config: device, threads, the data settings of `data`, the model and its overrides, the parameters' source and the runtime options.\n\
                   params: parameter tensors and counts per top-level module (AlphaFold's haiku scopes).\n\
                   outputs: the last prediction's output arrays by AlphaFold's names, with shapes and types.\n\
-                  parallel: the layout recorded by `parallel`.",
-        args: &[ArgSpec {
-            name: "what",
-            kind: ArgKind::Choice(&["inputs", "config", "params", "outputs", "parallel", "training"]),
-            positional: true,
-            required: true,
-            help: "what to show",
-        }],
-        examples: &["show inputs", "show config", "show params", "show outputs", "show parallel"],
+                  training: the training run's steps, losses and settings.\n\
+                  parallel: the layout recorded by `parallel`.\n\
+                  memory: the process's resident memory (now and peak), host memory available, CUDA memory in use, and what the parameters,\n\
+                  the training run, the batch and the last outputs take.\n\
+                  timing: the wall-clock time of the last commands (last=N, default 20) and the total per command.",
+        args: &[
+            ArgSpec {
+                name: "what",
+                kind: ArgKind::Choice(&["inputs", "batch", "config", "params", "outputs", "parallel", "training", "memory", "timing"]),
+                positional: true,
+                required: true,
+                help: "what to show",
+            },
+            ArgSpec { name: "last", kind: ArgKind::Int { min: 1, max: 100_000 }, positional: false, required: false, help: "timing: how many commands to list" },
+        ],
+        examples: &["show inputs", "show batch", "show config", "show params", "show outputs", "show training", "show memory", "show timing last=5"],
         run: commands::show::show,
     },
     CommandSpec {

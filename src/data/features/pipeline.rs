@@ -75,6 +75,11 @@ fn process_inputs_with_labels(
     let mut shared = non_ensembled_features(inputs, crop_seed)?;
     shared.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     let plan = crop_plan(inputs, config, crop_seed);
+    crate::memory::ensure_fits(
+        estimated_peak_bytes(inputs, config, &plan),
+        &format!("the processed batch of {} residues", inputs.num_res),
+        "crop it (`data crop_size=`, `--crop`) or use fewer MSA rows (`data msa_depth= extra_msa=`)",
+    )?;
     let batches = (0..config.num_batches())
         .map(|_| {
             let (centres, extra) = sample_msa(&inputs.msa, config.msa_cluster_rows(), &mut rng);
@@ -91,6 +96,27 @@ fn process_inputs_with_labels(
         })
         .collect::<Result<Vec<_>>>()?;
     stack_batches(&batches)
+}
+
+/// A generous estimate of the host memory the pipeline holds at its peak, in bytes. The MSA
+/// features of a copy are built on all residues and all sampled rows, then cropped and padded to
+/// the fixed sizes; the copies are then stacked: about three versions of every copy are alive at
+/// the peak. Per residue and row: `msa_feat`'s channels plus its masks; per extra row: four
+/// features; per template: its atom positions, masks and pseudo-β.
+fn estimated_peak_bytes(inputs: &PipelineInputs, config: &DataConfig, plan: &CropAndPad) -> u64 {
+    const PER_RESIDUE_FIXED: usize = 64;
+    const PER_TEMPLATE_RESIDUE: usize = 37 * 3 + 37 + 4;
+    let padded = plan.padded;
+    let residues = inputs.num_res.max(padded.map_or(0, |p| p.num_res));
+    let msa_rows = inputs.msa.num_seq().min(config.msa_cluster_rows()).max(padded.map_or(0, |p| p.msa_seq));
+    let extra_rows = inputs.msa.num_seq().min(config.max_extra_msa).max(padded.map_or(0, |p| p.extra_seq));
+    let templates = plan.template_count.max(padded.map_or(0, |p| p.templates));
+    let per_residue = msa_rows * (super::msa_feat::MSA_FEAT_CHANNELS + 4)
+        + extra_rows * 4
+        + templates * PER_TEMPLATE_RESIDUE
+        + PER_RESIDUE_FIXED;
+    let per_copy = (residues * per_residue * std::mem::size_of::<f32>()) as u64;
+    3 * config.num_batches() as u64 * per_copy
 }
 
 /// Features that are the same in every copy: sequence, masks, atom maps, `target_feat`,

@@ -62,12 +62,12 @@ pub fn history(session: &mut Session, args: &Args, _context: &mut Context) -> Re
 
 pub fn reset(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     let keep_device = session.device;
-    let history = if args.flag("history").unwrap_or(false) {
-        Vec::new()
+    let (history, timings) = if args.flag("history").unwrap_or(false) {
+        (Vec::new(), Vec::new())
     } else {
-        std::mem::take(&mut session.history)
+        (std::mem::take(&mut session.history), std::mem::take(&mut session.timings))
     };
-    *session = Session { device: keep_device, history, interrupt: session.interrupt_flag(), ..Session::new() };
+    *session = Session { device: keep_device, history, timings, interrupt: session.interrupt_flag(), ..Session::new() };
     Ok(vec![Output::Text("session reset".into())])
 }
 
