@@ -396,6 +396,38 @@ fn train_steps_checkpoint_and_resume_in_a_script() {
     failed_at(&run, 3, "train step", "no structure to train on");
 }
 
+/// Training on a loaded training set (OpenFold's layout: /work/shared/data/openfold_mini, eight
+/// chains each its own cluster) draws its examples from the set; `show inputs` lists the set and
+/// `show training` what the run trains on; a folder that is no training set is refused.
+#[test]
+fn train_draws_from_a_loaded_training_set() {
+    let Some(root) = helixfold::testing::shared_data("openfold_mini") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "load {root}
+show inputs
+model tiny templates=false
+params init
+         train step 2 warmup=0 max_recycle=0
+show training
+load {empty} kind=dataset
+echo NEVER
+",
+        root = root.display(),
+        empty = dir.path().display()
+    );
+    let run = run_script(dir.path(), &script);
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    let error = format!("error: script.hf:7: load {0} kind=dataset: {0}: not a training set", dir.path().display());
+    assert!(run.stderr.contains(&error), "{}", run.stderr);
+    assert!(!run.stdout.contains("NEVER"));
+    assert!(run.stdout.contains("training set (openfold layout): 8 chains in 8 clusters"), "{}", run.stdout);
+    assert!(run.stdout.contains("openfold layout, 8 clusters"), "{}", run.stdout);
+    let source = format!("training set {}", root.display());
+    assert!(run.stdout.contains(&format!("2 step(s) on {source}")), "{}", run.stdout);
+    assert_eq!(table_value(&run.stdout, "data"), source);
+}
+
 /// A sequence of `length` residues cycling through the 20 amino acids, as a FASTA file.
 fn write_long_fasta(path: &Path, name: &str, length: usize) {
     let sequence: String = "ACDEFGHIKLMNPQRSTVWY".chars().cycle().take(length).collect();

@@ -14,7 +14,8 @@ pub struct TrainArgs {
     /// Model preset (tiny, initial_training, finetune, model_1..model_5[_ptm]).
     #[arg(long, default_value = "initial_training")]
     pub preset: String,
-    /// A training set in OpenFold's layout (`alignments/<id>/`, `mmcif/<pdb>.cif`).
+    /// A training set: OpenFold's layout (`alignments/<id>/`, `mmcif/<pdb>.cif`) or HelixFold's
+    /// (`features/<id>/features.pkl.gz`, `mmcif/`, `protein_clust/*.list`; or its distillation set).
     #[arg(long, conflicts_with = "structure", required_unless_present = "structure")]
     pub dataset: Option<PathBuf>,
     /// One structure to train on (mmCIF or PDB; its first chain).

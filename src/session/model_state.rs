@@ -3,9 +3,8 @@
 //! last prediction's outputs and the training run.
 use super::parallel_layout::ParallelLayout;
 use crate::model::alphafold::{AlphaFold, NamedOutputs};
-use crate::data::datasets::TrainingExample;
-use crate::data::features::DataConfig;
 use crate::model::config::{ModelConfig, RuntimeOptions};
+use crate::train::batches::BatchSource;
 use crate::train::trainer::{StepReport, Trainer};
 use tch::nn;
 
@@ -45,22 +44,21 @@ pub struct ModelState {
 }
 
 /// A training run in the session: the trainer (its own copy of the weights, optimiser moments
-/// and weight average), the example it trains on and every step's report.
+/// and weight average), where its batches come from (a loaded structure or a training set) and
+/// every step's report.
 pub struct TrainingRun {
     pub trainer: Trainer,
-    /// The loaded structure trained on.
-    pub structure: String,
-    pub example: TrainingExample,
-    pub data: DataConfig,
-    /// Seeds each step's feature processing (crop, MSA sampling, masking).
-    pub seed: u64,
+    /// What it trains on, for messages: `'NAME'` (a loaded structure) or `training set DIR`.
+    pub source: String,
+    /// Batch `i` of the run, processed afresh (crop, MSA sampling and masking seeded by `i`).
+    pub batches: Box<dyn BatchSource + Send>,
     pub history: Vec<StepReport>,
 }
 
 impl std::fmt::Debug for TrainingRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrainingRun")
-            .field("structure", &self.structure)
+            .field("source", &self.source)
             .field("step", &self.trainer.step_count())
             .field("history", &self.history.len())
             .finish()

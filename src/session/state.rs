@@ -8,8 +8,10 @@ use crate::data::msa::Msa;
 use crate::data::pae_json::PaeMatrix;
 use crate::data::protein::Protein;
 use anyhow::{bail, Result};
+use crate::data::datasets::{Dataset, Layout};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The query sequence and the file it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +43,38 @@ pub struct Structure {
     pub pae: Option<PaeMatrix>,
 }
 
+/// A training set loaded from its folder (`load DIR`), for `train`.
+#[derive(Clone)]
+pub struct LoadedDataset {
+    pub source: PathBuf,
+    pub layout: Layout,
+    pub dataset: Arc<dyn Dataset>,
+}
+
+impl LoadedDataset {
+    /// Chains over all clusters.
+    pub fn num_chains(&self) -> usize {
+        self.dataset.clusters().iter().map(Vec::len).sum()
+    }
+}
+
+impl std::fmt::Debug for LoadedDataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedDataset")
+            .field("source", &self.source)
+            .field("layout", &self.layout)
+            .field("clusters", &self.dataset.clusters().len())
+            .finish()
+    }
+}
+
+/// Two loads are the same when they share the set read from the same folder.
+impl PartialEq for LoadedDataset {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source && self.layout == other.layout && Arc::ptr_eq(&self.dataset, &other.dataset)
+    }
+}
+
 /// A processed batch (the model's input, leading recycle axis) and what it was built from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
@@ -63,6 +97,8 @@ pub struct Inputs {
     pub structures: BTreeMap<String, Structure>,
     /// The batch built by `features`.
     pub batch: Option<Batch>,
+    /// The training set `train` draws from.
+    pub dataset: Option<LoadedDataset>,
 }
 
 impl Inputs {

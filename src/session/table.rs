@@ -146,11 +146,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "load",
-        summary: "Load a sequence, MSA, template hits, structure or PAE file into the session.",
+        summary: "Load a sequence, MSA, template hits, structure or PAE file, or a training set (a folder), into the session.",
         details: "The file type comes from the extension (.fasta/.fa, .a3m, .sto, .hhr, .pdb, .cif, .json; a trailing .gz is read transparently) unless kind= names it.\n\
                   fasta: the query sequence (exactly one record); a3m/sto: an MSA stored under name= (default: the file name), its columns must match the sequence;\n\
                   hhr: HHsearch template hits; pdb: every chain, or the one named by chain=; cif: one protein chain (chain= when the file has several);\n\
                   pae: an AlphaFold DB PAE JSON attached to the loaded structure name=.\n\
+                  dataset (any folder): a training set for `train`, in OpenFold's layout (alignments/, mmcif/) or HelixFold's (features/, mmcif/, protein_clust/*.list;\n\
+                  or its distillation set); clusters= names the cluster list (default: OpenFold: one cluster per chain; HelixFold: the only *.list).\n\
                   Loading again under the same name replaces the earlier one.",
         args: &[
             ArgSpec { name: "file", kind: ArgKind::Path, positional: true, required: true, help: "the file to read" },
@@ -163,8 +165,15 @@ pub static COMMANDS: &[CommandSpec] = &[
             },
             ArgSpec { name: "name", kind: ArgKind::Text, positional: false, required: false, help: "the name to keep an MSA or structure under (PAE: the structure it belongs to)" },
             ArgSpec { name: "chain", kind: ArgKind::Text, positional: false, required: false, help: "the chain of a structure file to keep" },
+            ArgSpec { name: "clusters", kind: ArgKind::Path, positional: false, required: false, help: "a training set's cluster list (one cluster of chain ids per line)" },
         ],
-        examples: &["load query.fasta", "load uniref90.sto name=uniref90", "load examples/data/1a8o.pdb name=native chain=A", "load pae.json name=model"],
+        examples: &[
+            "load query.fasta",
+            "load uniref90.sto name=uniref90",
+            "load examples/data/1a8o.pdb name=native chain=A",
+            "load pae.json name=model",
+            "load ../shared/data/openfold_mini",
+        ],
         run: commands::load::load,
     },
     CommandSpec {
@@ -273,8 +282,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "train",
-        summary: "Train the session's network on a loaded structure: step N, for a duration, or until a loss is low.",
-        details: "Needs a model (`model`), parameters (`params`) and a loaded structure with its alignments (`load`); AlphaFold's training step (Jumper et al. (2021) Suppl. Alg. 31):\n\
+        summary: "Train the session's network on a loaded structure or training set: step N, for a duration, or until a loss is low.",
+        details: "Needs a model (`model`), parameters (`params`) and data (`load`): the structure named by structure=, else a loaded training set (a folder: examples drawn\n\
+                  cluster-balanced with AlphaFold's length acceptance, malformed ones skipped with a warning), else the only loaded structure with the loaded alignments.\n\
+                  AlphaFold's training step (Jumper et al. (2021) Suppl. Alg. 31):\n\
                   random recycles, every loss term, Adam with warm-up, clipping at 0.1 and a weight average. `train step [N]`, `train for 5m`, `train until loss<1.5`\n\
                   (or a loss term, e.g. `until fape<0.5`, at most max_steps=); progress after every step, and an interrupt stops at the next step boundary.\n\
                   The first `train` starts a run with lr=, warmup=, max_recycle=, seed= and structure=; later ones continue it (`train reset` starts over).\n\
@@ -282,7 +293,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         args: &[
             ArgSpec { name: "action", kind: ArgKind::Choice(commands::training::ACTIONS), positional: true, required: true, help: "step, for, until or reset" },
             ArgSpec { name: "amount", kind: ArgKind::Text, positional: true, required: false, help: "steps (step), a duration such as 90s or 5m (for), METRIC<VALUE (until)" },
-            ArgSpec { name: "structure", kind: ArgKind::Text, positional: false, required: false, help: "the loaded structure to train on (default: the only one)" },
+            ArgSpec { name: "structure", kind: ArgKind::Text, positional: false, required: false, help: "the loaded structure to train on (default: a loaded training set, else the only structure)" },
             ArgSpec { name: "lr", kind: ArgKind::Float { min: 0.0, max: 1.0 }, positional: false, required: false, help: "peak learning rate (AlphaFold: 1e-3)" },
             ArgSpec { name: "warmup", kind: ArgKind::Int { min: 0, max: 1_000_000 }, positional: false, required: false, help: "linear warm-up steps (AlphaFold: 1000)" },
             ArgSpec { name: "max_recycle", kind: ArgKind::Int { min: 0, max: 20 }, positional: false, required: false, help: "recycles drawn from 0..=N per step" },

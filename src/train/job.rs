@@ -11,7 +11,7 @@ use super::batches::{load_structure_example, training_data_config, BatchSource, 
 use super::evaluate::{evaluate, Evaluation};
 use super::run::{train_loop, LoopEnd, StopAt};
 use super::trainer::{StepReport, TrainConfig, Trainer};
-use crate::data::datasets::{Dataset, OpenFoldDataset};
+use crate::data::datasets::open_dataset;
 use crate::model::config::ModelConfig;
 use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value};
@@ -175,9 +175,7 @@ impl TrainJob {
         let seed = trainer.config().seed;
         Ok(match &self.data {
             TrainingData::Dataset(root) => {
-                let dataset: Arc<dyn Dataset> = Arc::new(
-                    OpenFoldDataset::open(root, None).with_context(|| format!("--dataset {}", root.display()))?,
-                );
+                let (_, dataset) = open_dataset(root, None).with_context(|| format!("--dataset {}", root.display()))?;
                 Box::new(DatasetBatches::new(dataset, data, seed, self.device))
             }
             TrainingData::Structure { structure, msas } => {

@@ -85,6 +85,12 @@ pub struct Warning {
     pub reason: String,
 }
 
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "skipped {}: {}", self.id, self.reason)
+    }
+}
+
 /// A training set: clusters of chain ids, and a loader for one id.
 pub trait Dataset: Send + Sync {
     /// Clusters of example ids; sampling picks a cluster uniformly, then a member.

@@ -4,6 +4,7 @@
 pub mod clusters;
 pub mod example;
 pub mod helixfold;
+pub mod layout;
 pub mod openfold;
 pub mod prefetch;
 pub mod sampler;
@@ -11,6 +12,7 @@ pub mod sampler;
 pub use clusters::ClusterList;
 pub use example::{Dataset, TrainingExample, Warning};
 pub use helixfold::HelixFoldDataset;
+pub use layout::{open_dataset, Layout};
 pub use openfold::OpenFoldDataset;
 pub use prefetch::{Prefetched, Prefetcher};
 pub use sampler::TrainingSampler;

@@ -1,8 +1,10 @@
-//! `load FILE [kind=...] [name=...] [chain=...]`: reads a prediction input or a structure into
-//! the session. The file type comes from the extension (a trailing `.gz` ignored) unless `kind=`
-//! names it: FASTA (the query sequence), A3M and Stockholm (MSAs, as DeepMind's
-//! `alphafold/data/parsers.py` reads them), HHR (HHsearch template hits), PDB and mmCIF
-//! (structures), and AlphaFold DB PAE JSON (attached to a loaded structure).
+//! `load FILE [kind=...] [name=...] [chain=...] [clusters=...]`: reads a prediction input, a
+//! structure or a training set into the session. The file type comes from the extension (a
+//! trailing `.gz` ignored) unless `kind=` names it: FASTA (the query sequence), A3M and Stockholm
+//! (MSAs, as DeepMind's `alphafold/data/parsers.py` reads them), HHR (HHsearch template hits),
+//! PDB and mmCIF (structures), and AlphaFold DB PAE JSON (attached to a loaded structure). A
+//! folder is a training set in OpenFold's or HelixFold's layout (`data::datasets::layout`).
+use crate::data::datasets::open_dataset;
 use crate::data::fasta::read_fasta;
 use crate::data::hhr::read_hhr;
 use crate::data::mmcif::{mmcif_chain_to_protein, read_mmcif, ResidueAtPosition, ResiduePosition};
@@ -13,13 +15,13 @@ use crate::data::protein::Protein;
 use crate::session::args::Args;
 use crate::session::context::Context;
 use crate::session::output::Output;
-use crate::session::state::{LoadedMsa, LoadedSequence, LoadedTemplateHits, Structure};
+use crate::session::state::{LoadedDataset, LoadedMsa, LoadedSequence, LoadedTemplateHits, Structure};
 use crate::session::Session;
 use anyhow::{anyhow, bail, Context as _, Result};
 use std::path::Path;
 
 /// The `kind=` words, in the order help lists them.
-pub const KINDS: &[&str] = &["fasta", "a3m", "sto", "hhr", "pdb", "cif", "pae"];
+pub const KINDS: &[&str] = &["fasta", "a3m", "sto", "hhr", "pdb", "cif", "pae", "dataset"];
 
 /// The file kind named by `path`'s extension.
 fn kind_from_extension(path: &Path) -> Result<&'static str> {
@@ -108,12 +110,16 @@ pub fn load(session: &mut Session, args: &Args, _context: &mut Context) -> Resul
     let path = args.path("file").ok_or_else(|| anyhow!("missing file"))?;
     let kind = match args.text("kind") {
         Some(kind) => kind,
+        None if path.is_dir() => "dataset",
         None => kind_from_extension(path)?,
     };
+    if args.contains("clusters") && kind != "dataset" {
+        bail!("clusters= applies to training sets (a folder), not to a {kind} file");
+    }
     if args.contains("chain") && !matches!(kind, "pdb" | "cif") {
         bail!("chain= applies to structures (pdb, cif), not to a {kind} file");
     }
-    if args.contains("name") && matches!(kind, "fasta" | "hhr") {
+    if args.contains("name") && matches!(kind, "fasta" | "hhr" | "dataset") {
         bail!("name= applies to MSAs, structures and PAE files, not to a {kind} file");
     }
     let name = args.text("name").map_or_else(|| default_name(path), str::to_string);
@@ -147,6 +153,18 @@ pub fn load(session: &mut Session, args: &Args, _context: &mut Context) -> Resul
                 Some(slot) => *slot = loaded,
                 None => session.inputs.msas.push(loaded),
             }
+            summary
+        }
+        "dataset" => {
+            let (layout, dataset) = open_dataset(path, args.path("clusters"))?;
+            let loaded = LoadedDataset { source: path.to_path_buf(), layout, dataset };
+            let summary = format!(
+                "training set ({} layout): {} chains in {} clusters",
+                layout.name(),
+                loaded.num_chains(),
+                loaded.dataset.clusters().len()
+            );
+            session.inputs.dataset = Some(loaded);
             summary
         }
         "hhr" => {

@@ -65,6 +65,15 @@ fn inputs_table(session: &Session) -> Output {
             structure.source.display().to_string(),
         ]);
     }
+    if let Some(loaded) = &inputs.dataset {
+        rows.push([
+            "dataset".into(),
+            format!("{} layout, {} clusters", loaded.layout.name(), loaded.dataset.clusters().len()),
+            "-".into(),
+            format!("{} chains", loaded.num_chains()),
+            loaded.source.display().to_string(),
+        ]);
+    }
     if let Some(batch) = &inputs.batch {
         let summary = FeatureSummary::of(&batch.features);
         let show = |v: Option<usize>| v.map_or_else(|| "-".to_string(), |v| v.to_string());

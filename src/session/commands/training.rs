@@ -1,7 +1,8 @@
 //! `train step [N] | for DURATION | until METRIC<VALUE | reset` and `checkpoint save|load FILE`:
 //! training inside the session ([`crate::train::trainer::Trainer`], Jumper et al. (2021)
-//! Suppl. Alg. 31) on a loaded structure with the loaded alignments, one optimiser step at a
-//! time, with progress after every step and a stop at the next step boundary on interrupt.
+//! Suppl. Alg. 31) on a loaded structure with the loaded alignments, or on a loaded training
+//! set (cluster-balanced sampling), one optimiser step at a time, with progress after every step
+//! and a stop at the next step boundary on interrupt.
 //!
 //! The first `train` starts a run from the session's parameters (`params init|load`) with
 //! AlphaFold's optimiser settings, or those given (`lr=`, `warmup=`, `max_recycle=`,
@@ -10,13 +11,14 @@
 //! `params` start over.
 use crate::data::datasets::TrainingExample;
 use crate::data::msa::Msa;
+use crate::model::config::ModelConfig;
 use crate::model::config::RuntimeOptions;
 use crate::session::args::Args;
 use crate::session::context::Context;
 use crate::session::model_state::TrainingRun;
 use crate::session::output::Output;
 use crate::session::Session;
-use crate::train::batches::{example_from_protein, features_to_batch, training_data_config};
+use crate::train::batches::{example_from_protein, training_data_config, BatchSource, DatasetBatches, ExampleBatches};
 use crate::train::schedule::LearningRateSchedule;
 use crate::train::trainer::{StepReport, TrainConfig, Trainer};
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -104,12 +106,25 @@ fn example(session: &Session, args: &Args) -> Result<(String, TrainingExample)> 
     Ok((name, example))
 }
 
+/// Where a run's batches come from: the structure named by `structure=`, else a loaded training
+/// set, else the only loaded structure. Returns the source's description for messages.
+fn batch_source(session: &Session, args: &Args, config: &ModelConfig, seed: u64) -> Result<(String, Box<dyn BatchSource + Send>)> {
+    let data = training_data_config(config)?;
+    let device = session.device;
+    if let (None, Some(loaded)) = (args.text("structure"), &session.inputs.dataset) {
+        let source = format!("training set {}", loaded.source.display());
+        return Ok((source, Box::new(DatasetBatches::new(loaded.dataset.clone(), data, seed, device))));
+    }
+    let (name, example) = example(session, args)?;
+    Ok((format!("'{name}'"), Box::new(ExampleBatches { example, data, seed, device })))
+}
+
 /// Starts a run from the session's network, its configuration and the given settings.
 fn start_run(session: &Session, args: &Args) -> Result<TrainingRun> {
     let config = session.model.config.as_ref().ok_or_else(|| anyhow!("no model: `model PRESET` first (e.g. `model tiny`)"))?;
     let network = session.model.network.as_ref().ok_or_else(|| anyhow!("no parameters: `params init` or `params load FILE` first"))?;
-    let (structure, example) = example(session, args)?;
     let seed = args.int("seed").map_or(Ok(0), u64::try_from).context("seed")?;
+    let (source, batches) = batch_source(session, args, config, seed)?;
     let defaults = TrainConfig::alphafold(config, seed);
     let schedule = LearningRateSchedule {
         base_lr: args.float("lr").unwrap_or(defaults.schedule.base_lr),
@@ -123,8 +138,7 @@ fn start_run(session: &Session, args: &Args) -> Result<TrainingRun> {
         ..defaults
     };
     let trainer = Trainer::from_parameters(config, train_config, &network.vs)?;
-    let data = training_data_config(config)?;
-    Ok(TrainingRun { trainer, structure, example, data, seed, history: Vec::new() })
+    Ok(TrainingRun { trainer, source, batches, history: Vec::new() })
 }
 
 const RUN_SETTINGS: &[&str] = &["structure", "lr", "warmup", "max_recycle", "seed"];
@@ -134,7 +148,7 @@ pub fn train(session: &mut Session, args: &Args, context: &mut Context) -> Resul
     if action == "reset" {
         let dropped = session.model.training.take();
         return Ok(vec![Output::Text(match dropped {
-            Some(run) => format!("dropped the training run on '{}' after {} steps; the network keeps its weights", run.structure, run.trainer.step_count()),
+            Some(run) => format!("dropped the training run on {} after {} steps; the network keeps its weights", run.source, run.trainer.step_count()),
             None => "no training run to drop".to_string(),
         })]);
     }
@@ -156,7 +170,8 @@ pub fn train(session: &mut Session, args: &Args, context: &mut Context) -> Resul
     let result = match (outcome, copied) {
         (Ok((reports, stop)), Ok(())) => {
             run.history.extend(reports.iter().cloned());
-            Ok(summary(&run, &reports, stop))
+            let skipped = run.batches.take_warnings().into_iter().map(|w| Output::Warning(w.to_string()));
+            Ok(skipped.chain(summary(&run, &reports, stop)).collect())
         }
         (Err(error), _) | (_, Err(error)) => Err(error),
     };
@@ -193,9 +208,7 @@ fn run_steps(session: &Session, run: &mut TrainingRun, goal: &Goal, context: &mu
             return Ok((reports, "interrupted"));
         }
         let index = run.trainer.data_position();
-        let seed = run.seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let features = run.example.process(&run.data, seed).with_context(|| format!("processing '{}'", run.structure))?;
-        let batch = features_to_batch(&features, &run.data, run.trainer.device())?;
+        let batch = run.batches.batch(index).with_context(|| format!("batch {index} of {}", run.source))?;
         let report = run.trainer.step(&batch).with_context(|| format!("training step {}", run.trainer.step_count()))?;
         let message = format!("step {}: loss {:.4}, lr {:.2e}, {:.2} s", report.step, report.loss, report.lr, report.seconds);
         let done = match goal {
@@ -219,7 +232,7 @@ fn metric_value(report: &StepReport, metric: &str) -> Result<f64> {
 
 fn summary(run: &TrainingRun, reports: &[StepReport], stop: &str) -> Vec<Output> {
     let Some(last) = reports.last() else {
-        return vec![Output::Text(format!("no step taken ({stop}); the run on '{}' is at step {}", run.structure, run.trainer.step_count()))];
+        return vec![Output::Text(format!("no step taken ({stop}); the run on {} is at step {}", run.source, run.trainer.step_count()))];
     };
     let seconds: f64 = reports.iter().map(|r| r.seconds).sum();
     let first_loss = reports.first().map_or(last.loss, |r| r.loss);
@@ -231,9 +244,9 @@ fn summary(run: &TrainingRun, reports: &[StepReport], stop: &str) -> Vec<Output>
     rows.extend(last.terms.iter().map(|(name, value)| vec![name.clone(), format!("{value:.4}")]));
     vec![
         Output::Text(format!(
-            "{} step(s) on '{}' in {seconds:.1} s ({stop}); run at step {}; loss {first_loss:.4} -> {:.4}",
+            "{} step(s) on {} in {seconds:.1} s ({stop}); run at step {}; loss {first_loss:.4} -> {:.4}",
             reports.len(),
-            run.structure,
+            run.source,
             run.trainer.step_count(),
             last.loss
         )),
@@ -241,11 +254,11 @@ fn summary(run: &TrainingRun, reports: &[StepReport], stop: &str) -> Vec<Output>
     ]
 }
 
-/// `show training`: the run's structure, steps taken, learning rate and the last step's losses.
+/// `show training`: what the run trains on, steps taken, learning rate and the last step's losses.
 pub fn training_table(session: &Session) -> Result<Output> {
     let run = session.model.training.as_ref().ok_or_else(|| anyhow!("no training run: `train step` starts one"))?;
     let mut rows = vec![
-        vec!["structure".to_string(), run.structure.clone()],
+        vec!["data".to_string(), run.source.clone()],
         vec!["steps".to_string(), run.trainer.step_count().to_string()],
         vec!["steps this session".to_string(), run.history.len().to_string()],
     ];
@@ -266,30 +279,29 @@ pub fn checkpoint(session: &mut Session, args: &Args, _context: &mut Context) ->
         "save" => {
             let run = session.model.training.as_mut().ok_or_else(|| anyhow!("no training run to save: `train step` first"))?;
             run.trainer.save_checkpoint(file)?;
-            Ok(vec![Output::Text(format!("saved the run on '{}' at step {} to {}", run.structure, run.trainer.step_count(), file.display()))])
+            Ok(vec![Output::Text(format!("saved the run on {} at step {} to {}", run.source, run.trainer.step_count(), file.display()))])
         }
         "load" => load_checkpoint(session, args, file),
         other => bail!("unknown action '{other}' (save or load)"),
     }
 }
 
-/// Resumes a run from `file` on the session's device, with a loaded structure as its data; the
-/// session's model and network become the checkpoint's.
+/// Resumes a run from `file` on the session's device, with a loaded structure or training set as
+/// its data (chosen as `train` chooses); the session's model and network become the checkpoint's.
 fn load_checkpoint(session: &mut Session, args: &Args, file: &Path) -> Result<Vec<Output>> {
     let trainer = Trainer::from_checkpoint(file, session.device)?;
     let config = trainer.model_config().clone();
-    let (structure, example) = example(session, args)?;
-    let data = training_data_config(&config)?;
+    let (source, batches) = batch_source(session, args, &config, trainer.config().seed)?;
     let (vs, model) = crate::predict::build_model(&config, session.device, None, 0)?;
     let mut network = crate::session::model_state::Network { vs, model, source: file.display().to_string() };
     network.vs.copy(trainer.var_store()).context("copying the checkpoint's weights into the session's network")?;
-    let seed = trainer.config().seed;
     let step = trainer.step_count();
     session.model.config = Some(config);
     session.model.network = Some(network);
     session.model.prediction = None;
-    session.model.training = Some(TrainingRun { trainer, structure: structure.clone(), example, data, seed, history: Vec::new() });
-    Ok(vec![Output::Text(format!("resumed the run from {} at step {step}, training on '{structure}'", file.display()))])
+    let message = format!("resumed the run from {} at step {step}, training on {source}", file.display());
+    session.model.training = Some(TrainingRun { trainer, source, batches, history: Vec::new() });
+    Ok(vec![Output::Text(message)])
 }
 
 #[cfg(test)]
