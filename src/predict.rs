@@ -14,7 +14,6 @@ use crate::data::msa::{read_alignment, Msa};
 use crate::data::npz::write_npz;
 use crate::data::pae_json::{write_pae_json, PaeMatrix};
 use crate::data::pdb::to_pdb_string;
-use crate::data::templates::TemplateSearchResult;
 use crate::data::protein::Protein;
 use crate::data::features::sequence_features::make_raw_features;
 use crate::model::alphafold::{AlphaFold, NamedOutputs};
@@ -106,7 +105,7 @@ fn load_batch(options: &PredictOptions, config: &ModelConfig) -> Result<(BTreeMa
     let path = &options.input;
     let head = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let features = if head.first() == Some(&b'>') {
-        raw_from_fasta(path, &options.msas, config.data.use_templates)?
+        raw_from_fasta(path, &options.msas)?
     } else {
         read_feature_file(path)?
     };
@@ -187,11 +186,9 @@ pub fn data_config(config: &ModelConfig) -> Result<DataConfig> {
     })
 }
 
-/// Raw features of the first FASTA record with its alignments (the query alone without). For a
-/// preset that embeds templates, an empty template set, as AlphaFold's pipeline gives when the
-/// search finds no hit: the feature pipeline pads it to the preset's template count with
-/// masked-out templates.
-fn raw_from_fasta(path: &Path, msa_paths: &[PathBuf], use_templates: bool) -> Result<FeatureDict> {
+/// Raw features of the first FASTA record with its alignments (the query alone without). A preset
+/// that embeds templates gets an empty template set from the feature pipeline.
+fn raw_from_fasta(path: &Path, msa_paths: &[PathBuf]) -> Result<FeatureDict> {
     let records = read_fasta(path)?;
     let Some(query) = records.first() else { bail!("{}: no sequence", path.display()) };
     let mut msas = msa_paths.iter().map(|p| read_alignment(p)).collect::<Result<Vec<_>>>()?;
@@ -199,12 +196,7 @@ fn raw_from_fasta(path: &Path, msa_paths: &[PathBuf], use_templates: bool) -> Re
         msas.push(Msa::single_sequence(&query.sequence, "query"));
     }
     let msa_refs: Vec<&Msa> = msas.iter().collect();
-    let mut features = make_raw_features(&query.sequence, &query.description, &msa_refs)?;
-    if use_templates {
-        let num_res = query.sequence.chars().count();
-        features.extend(TemplateSearchResult::default().to_feature_dict(num_res)?);
-    }
-    Ok(features)
+    make_raw_features(&query.sequence, &query.description, &msa_refs)
 }
 
 /// Mean pLDDT and pTM (`_ptm` models) of the model's outputs.

@@ -59,7 +59,7 @@ pub fn time_training(bench: &TrainBench) -> Result<TrainTiming> {
     }
     let example = load_structure_example(&bench.structure, &bench.msas)?;
     let features = example.process(&data, bench.seed).with_context(|| format!("processing {}", bench.structure.display()))?;
-    let batch = features_to_batch(&features, &data, bench.device)?;
+    let batch = features_to_batch(&features, bench.device)?;
     let residues = batch.get("aatype").map_or(0, |t| t.size().last().copied().unwrap_or(0));
     let probe = MemoryProbe::start(bench.device)?;
     let config = TrainConfig {

@@ -14,11 +14,11 @@ use crate::data::msa::{read_alignment, Msa};
 use crate::data::protein::Protein;
 use crate::data::pdb::read_pdb;
 use crate::model::config::ModelConfig;
-use crate::residue_constants::{ATOM_TYPE_NUM, RESTYPES};
+use crate::residue_constants::RESTYPES;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tch::{Device, Kind, Tensor};
+use tch::Device;
 
 /// Batches by index.
 pub trait BatchSource {
@@ -46,11 +46,8 @@ pub fn training_data_config(model: &ModelConfig) -> Result<DataConfig> {
     Ok(data)
 }
 
-/// Processed features as tensors on `device` (string features dropped). When `data` uses
-/// templates but the example has none, the batch gets `max_templates` all-zero templates with
-/// `template_mask` 0 — what AlphaFold's pipeline feeds after an empty template search, padded to
-/// its fixed size — which the template embedder ignores.
-pub fn features_to_batch(features: &FeatureDict, data: &DataConfig, device: Device) -> Result<Batch> {
+/// Processed features as tensors on `device` (string features dropped).
+pub fn features_to_batch(features: &FeatureDict, device: Device) -> Result<Batch> {
     let mut batch = Batch::new();
     for (name, array) in features {
         if matches!(array.data, ArrayData::Bytes(_)) {
@@ -59,33 +56,7 @@ pub fn features_to_batch(features: &FeatureDict, data: &DataConfig, device: Devi
         let tensor = array.to_tensor().with_context(|| format!("batch feature '{name}'"))?;
         batch.insert(name.clone(), tensor.to_device(device));
     }
-    if data.use_templates && !batch.contains_key("template_aatype") {
-        add_empty_templates(&mut batch, data.max_templates.max(1) as i64)?;
-    }
     Ok(batch)
-}
-
-/// `count` masked, all-zero templates for a batch `[copies, N_res, ...]`.
-fn add_empty_templates(batch: &mut Batch, count: i64) -> Result<()> {
-    let aatype = batch.get("aatype").context("the batch lacks feature 'aatype'")?;
-    let [copies, num_res] = aatype.size()[..] else {
-        bail!("batch feature 'aatype' must be [copies, N_res], got {:?}", aatype.size());
-    };
-    let device = aatype.device();
-    let zeros = |shape: &[i64], kind: Kind| Tensor::zeros(shape, (kind, device));
-    let atoms = ATOM_TYPE_NUM as i64;
-    let features = [
-        ("template_aatype", zeros(&[copies, count, num_res], Kind::Int)),
-        ("template_all_atom_positions", zeros(&[copies, count, num_res, atoms, 3], Kind::Float)),
-        ("template_all_atom_masks", zeros(&[copies, count, num_res, atoms], Kind::Float)),
-        ("template_pseudo_beta", zeros(&[copies, count, num_res, 3], Kind::Float)),
-        ("template_pseudo_beta_mask", zeros(&[copies, count, num_res], Kind::Float)),
-        ("template_mask", zeros(&[copies, count], Kind::Float)),
-    ];
-    for (name, tensor) in features {
-        batch.insert(name.to_string(), tensor);
-    }
-    Ok(())
 }
 
 /// Reads a structure file's first chain (mmCIF by `.cif`, else PDB) and its alignments
@@ -139,7 +110,7 @@ pub struct ExampleBatches {
 impl BatchSource for ExampleBatches {
     fn batch(&mut self, index: u64) -> Result<Batch> {
         let features = self.example.process(&self.data, batch_seed(self.seed, index))?;
-        features_to_batch(&features, &self.data, self.device)
+        features_to_batch(&features, self.device)
     }
 }
 
@@ -166,7 +137,7 @@ impl BatchSource for DatasetBatches {
         let features = example
             .process(&self.data, sampler.next_seed())
             .with_context(|| format!("processing {}", example.id))?;
-        features_to_batch(&features, &self.data, self.device)
+        features_to_batch(&features, self.device)
     }
 
     fn take_warnings(&mut self) -> Vec<Warning> {

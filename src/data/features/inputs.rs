@@ -25,7 +25,7 @@ pub struct PipelineInputs {
     pub msa: MsaRows,
     /// `[N_res, 22]` column frequencies over the full MSA (`hhblits_profile`).
     pub profile: Vec<f32>,
-    /// Present when the configuration uses templates and the features have them.
+    /// Present when the configuration uses templates (none found: an empty set).
     pub templates: Option<Templates>,
 }
 
@@ -75,7 +75,7 @@ impl PipelineInputs {
         let msa = read_msa(features, num_res)?;
         let profile = hhblits_profile(&msa);
         let templates = if use_templates {
-            Templates::from_raw(features, num_res)?
+            Some(Templates::from_raw(features, num_res)?.unwrap_or_else(|| Templates::empty(num_res)))
         } else {
             None
         };
@@ -184,7 +184,9 @@ M-aaaaaA
         assert_eq!(inputs.msa.deletion_matrix[5], 5.0);
         assert_eq!(inputs.profile[12], 1.0);
         assert_eq!(inputs.profile[22 + 21], 0.5);
-        assert!(inputs.templates.is_none());
+        // No template features under a configuration that uses templates: an empty set.
+        assert_eq!(inputs.templates, Some(Templates::empty(3)));
+        assert!(PipelineInputs::from_raw(&features, false).unwrap().templates.is_none());
     }
 
     #[test]

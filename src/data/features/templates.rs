@@ -28,6 +28,20 @@ pub struct Templates {
 }
 
 impl Templates {
+    /// No templates: what AlphaFold's pipeline feeds when the template search finds no hit (the
+    /// fixed-size padding then adds `max_templates` masked-out ones, which the template embedder
+    /// ignores).
+    pub fn empty(num_res: usize) -> Self {
+        Self {
+            num_templates: 0,
+            num_res,
+            aatype: Vec::new(),
+            all_atom_positions: Vec::new(),
+            all_atom_masks: Vec::new(),
+            sum_probs: Vec::new(),
+        }
+    }
+
     /// Reads the raw `template_*` features (one-hot `template_aatype` `[T, N_res, 22]` in HHblits
     /// order, as `features.pkl` holds it); `None` when there are none.
     pub fn from_raw(features: &FeatureDict, num_res: usize) -> Result<Option<Self>> {
