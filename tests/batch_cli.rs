@@ -172,10 +172,28 @@ fn general_commands_run_in_batch() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_script(dir.path(), "help\nhelp load\necho hello\necho warn stream=stderr\nthreads 1\ndevice cpu\nhistory 3\nreset\n");
     succeeded(&run);
-    for expected in ["load", "eval", "save", "kind=<fasta|a3m|sto|hhr|pdb|cif|pae>", "hello", "threads: 1", "device: cpu", "5  threads 1", "session reset"] {
+    for expected in ["load", "eval", "save", "kind=<fasta|a3m|sto|hhr|pdb|cif|pae|dataset>", "hello", "threads: 1", "device: cpu", "5  threads 1", "session reset"] {
         assert!(run.stdout.contains(expected), "no {expected:?} in:\n{}", run.stdout);
     }
     assert_eq!(run.stderr, "warn\n");
+}
+
+/// precision, runtime and sleep set and show their values; a value outside the command's
+/// choices or range and an unknown key are errors that list what is valid.
+#[test]
+fn runtime_settings_and_sleep_run_in_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_script(dir.path(), "precision bf16\nruntime chunk_size=4 fused_attention=true\nsleep 0.05\nshow config\n");
+    succeeded(&run);
+    assert!(run.stdout.contains("precision: bf16"), "{}", run.stdout);
+    assert_eq!(table_value(&run.stdout, "chunk_size"), "4");
+    assert_eq!(table_value(&run.stdout, "fused_attention"), "true");
+    let run = run_script(dir.path(), "precision fp16\necho NEVER\n");
+    failed_at(&run, 1, "precision fp16", "expected one of fp32, bf16");
+    let run = run_script(dir.path(), "runtime chunk=4\necho NEVER\n");
+    failed_at(&run, 1, "runtime chunk=4", "unknown key 'chunk'; valid keys: chunk_size, fused_attention");
+    let run = run_script(dir.path(), "sleep -1\necho NEVER\n");
+    failed_at(&run, 1, "sleep -1", "expected number 0..=86400");
 }
 
 #[test]
