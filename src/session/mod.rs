@@ -11,7 +11,6 @@ pub mod completion;
 pub mod context;
 pub mod model_state;
 pub mod output;
-pub mod parallel_layout;
 pub mod script;
 pub mod state;
 pub mod table;

@@ -4,7 +4,7 @@
 use crate::session::args::Args;
 use crate::session::context::Context;
 use crate::session::output::Output;
-use crate::session::parallel_layout::ParallelLayout;
+use crate::parallel::layout::ParallelLayout;
 use crate::session::Session;
 use anyhow::{Context as _, Result};
 
