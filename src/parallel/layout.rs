@@ -96,7 +96,6 @@ impl ParallelLayout {
             ["dap".into(), self.dap.to_string()],
             ["bp".into(), self.bp.to_string()],
             ["world size".into(), self.world_size().to_string()],
-            ["execution".into(), "single process (multi-process execution is not active yet)".into()],
         ]
     }
 }

@@ -83,18 +83,13 @@ impl Cluster {
         Ok(index)
     }
 
-    /// Every worker's report on command `index`, waiting while the worker is alive. A worker
-    /// whose heartbeat stops for the timeout gets an error report.
-    pub fn collect(&self, index: u64) -> Vec<WorkerReport> {
-        (1..self.world)
-            .map(|rank| {
-                let outcome = self.await_result(index, rank).unwrap_or_else(|error| Err(format!("{error:#}")));
-                WorkerReport { rank, outcome }
-            })
-            .collect()
+    /// Every worker's report on command `index`, waiting while the workers are alive. Fails
+    /// when a worker's heartbeat stops for the timeout: the job has lost that rank.
+    pub fn collect(&self, index: u64) -> Result<Vec<WorkerReport>> {
+        (1..self.world).map(|rank| self.await_result(index, rank)).collect()
     }
 
-    fn await_result(&self, index: u64, rank: usize) -> Result<std::result::Result<String, String>> {
+    fn await_result(&self, index: u64, rank: usize) -> Result<WorkerReport> {
         let key = result_key(index, rank);
         let mut beats = self.store.add(&heartbeat_key(rank), 0)?;
         let mut last_beat = Instant::now();
@@ -109,9 +104,7 @@ impl Cluster {
             }
         }
         let bytes = self.store.get(&key, self.timeout)?;
-        let report: WorkerReport =
-            serde_json::from_slice(&bytes).with_context(|| format!("worker {rank}'s report is not valid"))?;
-        Ok(report.outcome)
+        serde_json::from_slice(&bytes).with_context(|| format!("worker {rank}'s report is not valid"))
     }
 
     /// Tells the workers to stop (they exit after their current command).

@@ -49,6 +49,8 @@ pub struct Session {
     id_token: String,
     /// Commands started so far (never reset, unlike the history).
     invocations: u64,
+    /// Worker processes that run every command too (`parallel dp=N`).
+    workers: Option<crate::parallel::local_workers::LocalWorkers>,
 }
 
 impl Default for Session {
@@ -68,6 +70,7 @@ impl Session {
             model: ModelState::default(),
             id_token: format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())),
             invocations: 0,
+            workers: None,
         }
     }
 
@@ -127,7 +130,8 @@ impl Session {
         for (i, words) in commands.iter().enumerate() {
             let text = words.join(" ");
             self.history.push(text.clone());
-            match self.run_words(words, &mut *sink) {
+            let on_every_rank = commands::parallel::on_every_rank(self, &text, |session| session.run_words(words, &mut *sink));
+            match on_every_rank {
                 Ok(mut produced) => outputs.append(&mut produced),
                 Err(cause) => return Err((outputs, CommandError { index: i + 1, command: text, cause })),
             }
