@@ -10,6 +10,7 @@ pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod panics;
+pub mod parallel;
 pub mod plot;
 pub mod predict;
 pub mod repl;

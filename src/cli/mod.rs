@@ -15,6 +15,7 @@ pub mod repl;
 pub mod run;
 pub mod score;
 pub mod train;
+pub mod worker;
 
 /// HelixFold (AlphaFold2) in Rust on libtorch.
 #[derive(Debug, Parser)]
@@ -44,6 +45,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Train a model: metrics.jsonl, checkpoints, optional evaluation against the native.
     Train(train::TrainArgs),
+    /// Join a multi-process session as one of its ranks (started by `parallel` or a scheduler).
+    Worker(worker::WorkerArgs),
 }
 
 impl Cli {
@@ -63,6 +66,7 @@ impl Cli {
             (None, Some(Command::Bench(args))) => bench::run(args),
             (None, Some(Command::Train(args))) => train::run(args),
             (None, Some(Command::Repl(args))) => repl::run(args),
+            (None, Some(Command::Worker(args))) => worker::run(args),
             (None, None) if std::io::stdin().is_terminal() => repl::run(&repl::ReplArgs::default()),
             (None, None) => run::run_stdin(),
         }

@@ -11,7 +11,6 @@ pub mod completion;
 pub mod context;
 pub mod model_state;
 pub mod output;
-pub mod parallel_layout;
 pub mod script;
 pub mod state;
 pub mod table;
@@ -58,6 +57,8 @@ pub struct Session {
     id_token: String,
     /// Commands started so far (never reset, unlike the history).
     invocations: u64,
+    /// Worker processes that run every command too (`parallel dp=N`).
+    workers: Option<crate::parallel::local_workers::LocalWorkers>,
 }
 
 impl Default for Session {
@@ -78,6 +79,7 @@ impl Session {
             model: ModelState::default(),
             id_token: format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())),
             invocations: 0,
+            workers: None,
         }
     }
 
@@ -143,7 +145,7 @@ impl Session {
             let text = words.join(" ");
             self.history.push(text.clone());
             let started = Instant::now();
-            let result = self.run_words(words, &mut *sink);
+            let result = commands::parallel::on_every_rank(self, &text, |session| session.run_words(words, &mut *sink));
             self.timings.push(CommandTiming { command: text.clone(), elapsed: started.elapsed(), succeeded: result.is_ok() });
             match result {
                 Ok(mut produced) => outputs.append(&mut produced),

@@ -1,7 +1,7 @@
 //! The model side of a session: the chosen configuration, the network with its parameters, the
 //! runtime options (precision, chunking, fused attention), the recorded parallel layout, the
 //! last prediction's outputs and the training run.
-use super::parallel_layout::ParallelLayout;
+use crate::parallel::layout::ParallelLayout;
 use crate::model::alphafold::{AlphaFold, NamedOutputs};
 use crate::model::config::{ModelConfig, RuntimeOptions};
 use crate::train::batches::BatchSource;

@@ -333,16 +333,19 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "parallel",
-        summary: "Record the hybrid-parallel layout (data, dynamic axial and branch parallelism); alone, show it.",
+        summary: "Set the hybrid-parallel layout (data, dynamic axial and branch parallelism) and start its processes; alone, show it.",
         details: "HelixFold's hybrid parallelism (Wang et al. 2022): dp data-parallel groups, dap devices sharing each Evoformer activation along one axis,\n\
                   bp 1 or 2 devices running the Evoformer's MSA and pair branches. The job needs dp × dap × bp devices.\n\
-                  The layout is validated and recorded (`show parallel`); multi-process execution is not active yet.",
+                  `parallel dp=N` starts N-1 worker processes on this machine that run every later command too (errors from any rank are\n\
+                  reported; a worker that dies is reported and the session returns to one process); `parallel off` stops them.\n\
+                  DAP and BP layouts are validated and recorded only (`show parallel`).",
         args: &[
+            ArgSpec { name: "mode", kind: ArgKind::Choice(&["off"]), positional: true, required: false, help: "off: stop the workers, back to one process" },
             ArgSpec { name: "dp", kind: ArgKind::Int { min: 1, max: 65_536 }, positional: false, required: false, help: "data-parallel degree" },
             ArgSpec { name: "dap", kind: ArgKind::Int { min: 1, max: 1024 }, positional: false, required: false, help: "dynamic axial parallelism degree" },
             ArgSpec { name: "bp", kind: ArgKind::Int { min: 1, max: 2 }, positional: false, required: false, help: "branch parallelism degree (1 or 2)" },
         ],
-        examples: &["parallel", "parallel dp=4 dap=2 bp=2"],
+        examples: &["parallel", "parallel dp=2", "parallel off", "parallel dp=4 dap=2 bp=2"],
         run: commands::parallel::parallel,
     },
     CommandSpec {

@@ -13,12 +13,18 @@
 //! libtorch's generator (dropout) are re-seeded from it before each example, so a run resumed
 //! from a checkpoint repeats the uninterrupted run bit for bit on the same device. libtorch's
 //! generator is global to the process, so trainers in several threads take turns with it.
+//!
+//! Data parallelism ([`Trainer::set_data_parallel`]): each rank of the DP group steps on its
+//! own examples, numbered by their index in the whole step (rank `r` of a step with `k`
+//! examples per rank has examples `r·k..(r+1)·k`), and the mean clipped gradient is averaged
+//! over the ranks before Adam; the step then equals one process accumulating all of them.
 use super::adam::{Adam, AdamConfig};
 use super::ema::{EmaConfig, ExponentialMovingAverage};
 use super::flat_parameters::FlatParameters;
 use super::forward::{draw_num_recycle, forward_training};
 use super::loss::training_loss;
 use super::schedule::LearningRateSchedule;
+use crate::parallel::data_parallel::DataParallel;
 use crate::model::alphafold::AlphaFold;
 use crate::model::config::{ModelConfig, RuntimeOptions};
 use anyhow::{bail, Context, Result};
@@ -103,6 +109,7 @@ pub struct Trainer {
     ema: ExponentialMovingAverage,
     step: u64,
     data_position: u64,
+    data_parallel: Option<DataParallel>,
 }
 
 /// libtorch's generator is global to the process: a trainer holds this lock from seeding it
@@ -153,6 +160,7 @@ impl Trainer {
             ema,
             step: 0,
             data_position: 0,
+            data_parallel: None,
         })
     }
 
@@ -195,6 +203,23 @@ impl Trainer {
         self.params.device()
     }
 
+    /// Joins a data-parallel group: the parameters and the weight average become rank 0's, and
+    /// from now on every step averages its gradient over the group. Every rank of the group
+    /// calls this (it broadcasts). `None` returns to single-process steps.
+    pub fn set_data_parallel(&mut self, data_parallel: Option<DataParallel>) -> Result<()> {
+        if let Some(group) = &data_parallel {
+            let first = group.broadcast_from_first(&self.params.values)?;
+            self.params.assign(&first);
+            self.ema = ExponentialMovingAverage::new(self.config.ema, &self.params.values);
+        }
+        self.data_parallel = data_parallel;
+        Ok(())
+    }
+
+    pub fn data_parallel(&self) -> Option<&DataParallel> {
+        self.data_parallel.as_ref()
+    }
+
     pub(crate) fn state_mut(&mut self) -> TrainerState<'_> {
         TrainerState {
             params: &mut self.params,
@@ -225,8 +250,13 @@ impl Trainer {
         let mut grad_norm = 0.0;
         let mut recycles = Vec::with_capacity(batches.len());
         let runtime = RuntimeOptions { training: true, ..self.config.runtime };
+        let (first_example, ranks) = match &self.data_parallel {
+            Some(group) => (group.rank() * batches.len(), group.degree()),
+            None => (0, 1),
+        };
         for (index, batch) in batches.iter().enumerate() {
-            let mut rng = StdRng::seed_from_u64(stream_seed(self.config.seed, self.step, index as u64));
+            let example = (first_example + index) as u64;
+            let mut rng = StdRng::seed_from_u64(stream_seed(self.config.seed, self.step, example));
             let torch_seed = rng.gen::<i64>();
             let copies = batch
                 .get("aatype")
@@ -258,7 +288,11 @@ impl Trainer {
             recycles.push(num_recycle);
         }
         let n = batches.len() as f64;
-        self.adam.update(&self.params.values, &(gradient / n), lr);
+        let gradient = match &self.data_parallel {
+            Some(group) => group.average_gradient(&(gradient / n)).context("data-parallel gradient")?,
+            None => gradient / n,
+        };
+        self.adam.update(&self.params.values, &gradient, lr);
         self.ema.update(&self.params.values);
         let report = StepReport {
             step: self.step,
@@ -271,7 +305,7 @@ impl Trainer {
             peak_memory_bytes: peak_memory_bytes(self.device()),
         };
         self.step += 1;
-        self.data_position += batches.len() as u64;
+        self.data_position += (batches.len() * ranks) as u64;
         Ok(report)
     }
 

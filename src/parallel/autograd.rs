@@ -1,0 +1,186 @@
+//! Collectives that take part in back-propagation, each with its dual as its backward, as
+//! FastFold defines them for dynamic axial parallelism (`fastfold/distributed/comm.py`, used by
+//! HelixFold's `distributed/dap.py`):
+//!
+//! | forward                                   | backward                                |
+//! |-------------------------------------------|-----------------------------------------|
+//! | `scatter(x, d)`: this rank's block along d | `gather(g, d)`                          |
+//! | `gather(x, d)`: all blocks along d         | `split(g, d)`: this rank's block        |
+//! | `reduce(x)`: all-reduce sum                | identity                                |
+//! | `copy(x)`: identity                        | all-reduce sum                          |
+//! | `all_to_all(x, i, o)`: split i, concat o   | `all_to_all(g, o, i)`                   |
+//!
+//! tch 0.24 exposes no custom autograd Function (Python's `torch.autograd.Function`), and a
+//! backward that communicates cannot be written with differentiable local operations. So the
+//! collectives here cut the graph: the result is a new leaf, and a [`CommTape`] records
+//! `(input, leaf, dual)`. [`CommTape::backward`] back-propagates the loss, then walks the
+//! records from last to first: the dual of the leaf's gradient is back-propagated into the
+//! input's graph (as `Σ input · dual(grad)`), which reaches earlier leaves only, so each leaf's
+//! gradient is complete when its turn comes. Every rank walks the same records in the same
+//! order, so the duals' collectives match up. The graph is kept through these passes
+//! (`keep_graph`), since the segments may share nodes; it is freed with the tensors.
+//!
+//! The plain forms ([`split`], [`gather`], [`all_to_all`]) move dimension `d` to the front
+//! for [`ProcessGroup`]'s dimension-0 collectives.
+use super::process_group::{ProcessGroup, ReduceOp};
+use anyhow::{anyhow, ensure, Context, Result};
+use tch::{Kind, Tensor};
+
+/// A dimension index that may count from the end (`-1` is the last).
+fn axis(tensor: &Tensor, dim: i64) -> Result<i64> {
+    let rank = tensor.dim() as i64;
+    let resolved = if dim < 0 { dim + rank } else { dim };
+    ensure!((0..rank).contains(&resolved), "dimension {dim} is outside a tensor of shape {:?}", tensor.size());
+    Ok(resolved)
+}
+
+fn block_size(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<i64> {
+    let length = tensor.size()[dim as usize];
+    let ranks = group.size() as i64;
+    ensure!(length % ranks == 0, "dimension {dim} of {:?} does not split into {ranks} equal blocks", tensor.size());
+    Ok(length / ranks)
+}
+
+/// This rank's block of `tensor` along `dim` (`[.., D, ..]` → `[.., D/W, ..]`), no communication.
+pub fn split(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> {
+    let dim = axis(tensor, dim)?;
+    let size = block_size(group, tensor, dim)?;
+    Ok(tensor.narrow(dim, group.rank() as i64 * size, size).contiguous())
+}
+
+/// Every rank's `tensor` concatenated along `dim` in rank order (`[.., D, ..]` → `[.., W·D, ..]`).
+pub fn gather(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> {
+    let dim = axis(tensor, dim)?;
+    let gathered = group.all_gather(&tensor.transpose(0, dim))?;
+    Ok(gathered.transpose(0, dim).contiguous())
+}
+
+/// Splits `tensor` into `W` blocks along `in_dim`, sends block `j` to rank `j`, and concatenates
+/// the received blocks along `out_dim` in rank order (FastFold's `_all_to_all`: with
+/// `in_dim = 1, out_dim = 2`, `[B, I, J/W·..]`-style row shards become column shards).
+pub fn all_to_all(group: &ProcessGroup, tensor: &Tensor, in_dim: i64, out_dim: i64) -> Result<Tensor> {
+    let in_dim = axis(tensor, in_dim)?;
+    let out_dim = axis(tensor, out_dim)?;
+    block_size(group, tensor, in_dim)?;
+    let blocks = tensor.chunk(group.size() as i64, in_dim);
+    let stacked = Tensor::stack(&blocks, 0);
+    let received = group.all_to_all(&stacked)?;
+    Ok(Tensor::cat(&received.unbind(0), out_dim))
+}
+
+/// The backward of one recorded collective.
+#[derive(Debug, Clone, Copy)]
+enum Dual {
+    Gather { dim: i64 },
+    Split { dim: i64 },
+    Identity,
+    AllReduce,
+    AllToAll { in_dim: i64, out_dim: i64 },
+}
+
+struct Record<'g> {
+    group: &'g ProcessGroup,
+    input: Tensor,
+    leaf: Tensor,
+    dual: Dual,
+}
+
+/// The collectives of one forward pass, for [`CommTape::backward`].
+#[derive(Default)]
+pub struct CommTape<'g> {
+    records: Vec<Record<'g>>,
+}
+
+impl<'g> CommTape<'g> {
+    pub fn new() -> Self {
+        Self { records: Vec::new() }
+    }
+
+    /// Number of recorded collectives.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The forward result as a new leaf, recorded when `input` takes part in autograd.
+    fn record(&mut self, group: &'g ProcessGroup, input: &Tensor, output: Tensor, dual: Dual) -> Tensor {
+        if !input.requires_grad() {
+            return output;
+        }
+        let leaf = output.detach().set_requires_grad(true);
+        self.records.push(Record { group, input: input.shallow_clone(), leaf: leaf.shallow_clone(), dual });
+        leaf
+    }
+
+    /// FastFold's `scatter`: this rank's block along `dim`; backward gathers the gradient.
+    pub fn scatter(&mut self, group: &'g ProcessGroup, input: &Tensor, dim: i64) -> Result<Tensor> {
+        let output = tch::no_grad(|| split(group, input, dim))?;
+        Ok(self.record(group, input, output, Dual::Gather { dim }))
+    }
+
+    /// FastFold's `gather`: all blocks along `dim`; backward keeps this rank's block.
+    pub fn gather(&mut self, group: &'g ProcessGroup, input: &Tensor, dim: i64) -> Result<Tensor> {
+        let output = tch::no_grad(|| gather(group, input, dim))?;
+        Ok(self.record(group, input, output, Dual::Split { dim }))
+    }
+
+    /// FastFold's `reduce`: the sum over ranks; backward passes the gradient through.
+    pub fn reduce(&mut self, group: &'g ProcessGroup, input: &Tensor) -> Result<Tensor> {
+        let output = tch::no_grad(|| group.all_reduce(input, ReduceOp::Sum))?;
+        Ok(self.record(group, input, output, Dual::Identity))
+    }
+
+    /// FastFold's `copy`: the input itself; backward sums the gradient over ranks.
+    pub fn copy(&mut self, group: &'g ProcessGroup, input: &Tensor) -> Result<Tensor> {
+        let output = tch::no_grad(|| input.copy());
+        Ok(self.record(group, input, output, Dual::AllReduce))
+    }
+
+    /// FastFold's `All_to_All`: split along `in_dim`, exchange, concatenate along `out_dim`;
+    /// backward is the all-to-all with the dimensions swapped.
+    pub fn all_to_all(&mut self, group: &'g ProcessGroup, input: &Tensor, in_dim: i64, out_dim: i64) -> Result<Tensor> {
+        let output = tch::no_grad(|| all_to_all(group, input, in_dim, out_dim))?;
+        Ok(self.record(group, input, output, Dual::AllToAll { in_dim, out_dim }))
+    }
+
+    /// Back-propagates `loss` (a scalar) through the whole forward pass, collectives included.
+    /// Every rank of every recorded group must call it.
+    pub fn backward(self, loss: &Tensor) -> Result<()> {
+        backward_keeping_graph(loss).context("back-propagating the loss")?;
+        for (index, record) in self.records.into_iter().enumerate().rev() {
+            let gradient = record.leaf.grad();
+            let gradient = if gradient.defined() { gradient } else { record.leaf.zeros_like() };
+            let group = record.group;
+            let input_gradient = tch::no_grad(|| match record.dual {
+                Dual::Gather { dim } => gather(group, &gradient, dim),
+                Dual::Split { dim } => split(group, &gradient, dim),
+                Dual::Identity => Ok(gradient.shallow_clone()),
+                Dual::AllReduce => group.all_reduce(&gradient, ReduceOp::Sum),
+                Dual::AllToAll { in_dim, out_dim } => all_to_all(group, &gradient, out_dim, in_dim),
+            })
+            .with_context(|| format!("the backward collective of record {index}"))?;
+            let objective = (&record.input * input_gradient).sum(Kind::Float);
+            backward_keeping_graph(&objective).with_context(|| format!("back-propagating record {index}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// `tensor.backward(retain_graph=True)`, which tch 0.24 does not wrap.
+fn backward_keeping_graph(tensor: &Tensor) -> Result<()> {
+    // SAFETY: `tensor` is a live tensor; libtch reports failures through its thread-local error
+    // string, which is read and freed right after.
+    unsafe {
+        torch_sys::at_backward(tensor.as_ptr() as *mut _, 1, 0);
+        let error = torch_sys::get_and_reset_last_err();
+        if error.is_null() {
+            return Ok(());
+        }
+        let message = std::ffi::CStr::from_ptr(error).to_string_lossy().into_owned();
+        libc::free(error as *mut libc::c_void);
+        Err(anyhow!("{message}"))
+    }
+}

@@ -1,0 +1,159 @@
+//! Running one session on several processes: rank 0 holds the session the user sees (the
+//! [`Cluster`] side) and ranks `1..W` are workers (`helixfold worker`, [`run_worker`]) that
+//! execute every command in their own session, so that the commands' collectives meet.
+//!
+//! Everything goes through the job's c10d TCPStore, served by rank 0:
+//! - `command/<i>`: the `i`-th command line (or [`STOP`]), set by rank 0 and read by every worker;
+//! - `result/<i>/<rank>`: a worker's outcome of command `i` as JSON ([`WorkerReport`]);
+//! - `heartbeat/<rank>`: a counter each worker bumps every [`HEARTBEAT`]; rank 0 declares a worker
+//!   dead when its counter stops moving for the cluster's timeout, so a long command is waited
+//!   for but a dead worker is reported within the timeout.
+//!
+//! A worker whose store connection breaks (rank 0 gone) stops.
+use super::process_group::Store;
+use crate::session::Session;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The command line that ends the workers.
+pub const STOP: &str = "\u{4}stop";
+
+/// How often a worker signals that it is alive.
+pub const HEARTBEAT: Duration = Duration::from_millis(500);
+
+/// How often a waiting side looks for its key (c10d's blocking reads log every timed-out poll,
+/// so waits poll with `check` instead).
+const POLL: Duration = Duration::from_millis(20);
+
+/// What one worker made of one command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerReport {
+    pub rank: usize,
+    /// The command's outputs as text, or its error.
+    pub outcome: std::result::Result<String, String>,
+}
+
+fn command_key(index: u64) -> String {
+    format!("command/{index}")
+}
+
+fn result_key(index: u64, rank: usize) -> String {
+    format!("result/{index}/{rank}")
+}
+
+fn heartbeat_key(rank: usize) -> String {
+    format!("heartbeat/{rank}")
+}
+
+/// Rank 0's handle on the workers.
+pub struct Cluster {
+    store: Store,
+    world: usize,
+    next_command: u64,
+    timeout: Duration,
+}
+
+impl Cluster {
+    /// Serves the store on `port` of this machine and waits up to `timeout` for the `world - 1`
+    /// workers to connect.
+    pub fn host(port: u16, world: usize, timeout: Duration) -> Result<Self> {
+        let store = Store::connect("127.0.0.1", port, world, true, timeout)?;
+        Ok(Self { store, world, next_command: 0, timeout })
+    }
+
+    /// How long a silent worker is waited for before it is reported dead (initially the
+    /// rendezvous timeout).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn world(&self) -> usize {
+        self.world
+    }
+
+    /// Sends `line` to every worker; returns the index to [`Cluster::collect`] its results by.
+    pub fn dispatch(&mut self, line: &str) -> Result<u64> {
+        let index = self.next_command;
+        self.store.set(&command_key(index), line.as_bytes())?;
+        self.next_command += 1;
+        Ok(index)
+    }
+
+    /// Every worker's report on command `index`, waiting while the workers are alive. Fails
+    /// when a worker's heartbeat stops for the timeout: the job has lost that rank.
+    pub fn collect(&self, index: u64) -> Result<Vec<WorkerReport>> {
+        (1..self.world).map(|rank| self.await_result(index, rank)).collect()
+    }
+
+    fn await_result(&self, index: u64, rank: usize) -> Result<WorkerReport> {
+        let key = result_key(index, rank);
+        let mut beats = self.store.add(&heartbeat_key(rank), 0)?;
+        let mut last_beat = Instant::now();
+        while !self.store.contains(&key)? {
+            std::thread::sleep(POLL);
+            let now = self.store.add(&heartbeat_key(rank), 0)?;
+            if now != beats {
+                beats = now;
+                last_beat = Instant::now();
+            } else if last_beat.elapsed() > self.timeout {
+                bail!("worker {rank} stopped answering (no heartbeat for {:?}): it has died or hangs", self.timeout);
+            }
+        }
+        let bytes = self.store.get(&key, self.timeout)?;
+        serde_json::from_slice(&bytes).with_context(|| format!("worker {rank}'s report is not valid"))
+    }
+
+    /// Tells the workers to stop (they exit after their current command).
+    pub fn stop(&mut self) -> Result<()> {
+        self.dispatch(STOP).map(|_| ())
+    }
+}
+
+/// Runs as worker `rank` of `world` for the session at `host:port` until rank 0 sends [`STOP`]
+/// or goes away. `timeout` bounds the rendezvous.
+pub fn run_worker(host: &str, port: u16, rank: usize, world: usize, timeout: Duration) -> Result<()> {
+    if rank == 0 || rank >= world {
+        bail!("worker rank {rank} must be in 1..{world} (rank 0 is the session)");
+    }
+    let store = Arc::new(Store::connect(host, port, world, false, timeout)?);
+    let done = Arc::new(AtomicBool::new(false));
+    let heartbeat = {
+        let (store, done) = (Arc::clone(&store), Arc::clone(&done));
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) && store.add(&heartbeat_key(rank), 1).is_ok() {
+                std::thread::sleep(HEARTBEAT);
+            }
+        })
+    };
+    let served = serve(&store, rank);
+    done.store(true, Ordering::SeqCst);
+    // The heartbeat thread only loops and sleeps; a panic there has nothing to report.
+    let _ = heartbeat.join();
+    served
+}
+
+/// Reads and runs commands until [`STOP`]; fails when rank 0's store is gone.
+fn serve(store: &Store, rank: usize) -> Result<()> {
+    let mut session = Session::new();
+    for index in 0.. {
+        let key = command_key(index);
+        while !store.contains(&key).context("lost the session's store (rank 0 is gone)")? {
+            std::thread::sleep(POLL);
+        }
+        let line = String::from_utf8_lossy(&store.get(&key, store.timeout())?).into_owned();
+        if line == STOP {
+            return Ok(());
+        }
+        let outcome = match session.execute(&line) {
+            Ok(outputs) => Ok(outputs.iter().map(|o| o.to_text()).collect::<Vec<_>>().join("\n")),
+            Err((_, error)) => Err(error.to_string()),
+        };
+        let report = serde_json::to_vec(&WorkerReport { rank, outcome })?;
+        store.set(&result_key(index, rank), &report)?;
+    }
+    Ok(())
+}
