@@ -3,11 +3,12 @@
 // uses under `init_process_group(backend="gloo")`. Built by build.rs with the cc crate against
 // libtorch's headers and Debian's libgloo-dev headers; `src/parallel/ffi.rs` declares it.
 //
-// Conventions: every function but hf_c10d_free_string returns nullptr on success or a malloc'ed error message that the
-// caller frees with hf_c10d_free_string; no C++ exception crosses the boundary. Tensors are
-// `at::Tensor*` (tch's C_tensor); results are allocated here with `new at::Tensor` and owned by
-// the caller (tch's Tensor::from_ptr). A collective returns a Work handle at once (Gloo runs it
-// on its own threads); hf_c10d_work_wait blocks until it finishes, fails, or the timeout passes.
+// Conventions: every function but hf_c10d_free_string returns nullptr on success or a malloc'ed
+// error message that the caller frees with hf_c10d_free_string; no C++ exception crosses the
+// boundary. Tensors are `at::Tensor*` (tch's C_tensor); results are allocated here with
+// `new at::Tensor` and owned by the caller (tch's Tensor::from_ptr). A collective returns a Work
+// handle at once (Gloo runs it on its own threads); hf_c10d_work_wait blocks until it finishes,
+// fails, or the timeout passes.
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -69,7 +70,6 @@ struct hf_c10d_store {
 
 struct hf_c10d_group {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> backend;
-  int rank;
   int size;
 };
 
@@ -151,7 +151,7 @@ char* hf_c10d_group_create_gloo(hf_c10d_store* store, int rank, int size, int64_
     options->devices.push_back(host.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
                                             : c10d::ProcessGroupGloo::createDeviceForHostname(host));
     auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store->store, rank, size, options);
-    *out = new hf_c10d_group{backend, rank, size};
+    *out = new hf_c10d_group{backend, size};
   });
 }
 

@@ -72,7 +72,7 @@ impl Store {
     pub fn connect(host: &str, port: u16, world_size: usize, is_master: bool, timeout: Duration) -> Result<Self> {
         let host_c = c_string(host, "host")?;
         let world = i32::try_from(world_size).context("world size out of range")?;
-        let mut raw = ptr::null_mut();
+        let mut raw: *mut ffi::StoreHandle = ptr::null_mut();
         c10d_call!(hf_c10d_store_create(host_c.as_ptr(), port, world, i32::from(is_master), millis(timeout), &mut raw))
             .with_context(|| format!("rendezvous at {host}:{port} with {world_size} processes"))?;
         let raw = NonNull::new(raw).context("the c10d shim returned no store")?;
@@ -83,7 +83,7 @@ impl Store {
     /// per process group so that groups do not read each other's rendezvous keys.
     pub fn prefixed(&self, prefix: &str) -> Result<Self> {
         let prefix_c = c_string(prefix, "prefix")?;
-        let mut raw = ptr::null_mut();
+        let mut raw: *mut ffi::StoreHandle = ptr::null_mut();
         c10d_call!(hf_c10d_store_prefixed(self.raw.as_ptr(), prefix_c.as_ptr(), &mut raw))?;
         let raw = NonNull::new(raw).context("the c10d shim returned no store")?;
         Ok(Self { raw, timeout: self.timeout })
@@ -102,7 +102,7 @@ impl Store {
     /// The value of `key`, waiting up to `timeout` for some process to set it.
     pub fn get(&self, key: &str, timeout: Duration) -> Result<Vec<u8>> {
         let key_c = c_string(key, "key")?;
-        let mut data = ptr::null_mut();
+        let mut data: *mut u8 = ptr::null_mut();
         let mut length = 0usize;
         c10d_call!(hf_c10d_store_get(self.raw.as_ptr(), key_c.as_ptr(), millis(timeout), &mut data, &mut length))
             .with_context(|| format!("reading store key {key:?}"))?;
@@ -115,7 +115,7 @@ impl Store {
     /// Whether some process has set `key` (answers at once).
     pub fn contains(&self, key: &str) -> Result<bool> {
         let key_c = c_string(key, "key")?;
-        let mut present = 0;
+        let mut present: i32 = 0;
         c10d_call!(hf_c10d_store_check(self.raw.as_ptr(), key_c.as_ptr(), &mut present))
             .with_context(|| format!("checking store key {key:?}"))?;
         Ok(present != 0)
@@ -124,7 +124,7 @@ impl Store {
     /// Atomically adds `delta` to the integer at `key` (0 when unset); returns the new value.
     pub fn add(&self, key: &str, delta: i64) -> Result<i64> {
         let key_c = c_string(key, "key")?;
-        let mut value = 0;
+        let mut value: i64 = 0;
         c10d_call!(hf_c10d_store_add(self.raw.as_ptr(), key_c.as_ptr(), delta, &mut value))
             .with_context(|| format!("adding to store key {key:?}"))?;
         Ok(value)
@@ -170,7 +170,7 @@ impl ProcessGroup {
             );
         }
         let host_c = c_string(device_host, "device host")?;
-        let mut raw = ptr::null_mut();
+        let mut raw: *mut ffi::GroupHandle = ptr::null_mut();
         c10d_call!(hf_c10d_group_create_gloo(
             store.raw.as_ptr(),
             i32::try_from(rank)?,
@@ -219,7 +219,7 @@ impl ProcessGroup {
     }
 
     fn start(&self, launch: impl FnOnce(*mut ffi::GroupHandle, *mut *mut ffi::WorkHandle) -> Result<()>) -> Result<PendingWork> {
-        let mut raw = ptr::null_mut();
+        let mut raw: *mut ffi::WorkHandle = ptr::null_mut();
         launch(self.raw.as_ptr(), &mut raw)?;
         let raw = NonNull::new(raw).context("the c10d shim returned no work")?;
         Ok(PendingWork { raw, timeout: self.timeout, divisor: None })
@@ -331,7 +331,7 @@ unsafe impl Send for PendingWork {}
 impl PendingWork {
     /// Blocks until the collective finishes (or fails, or the group's timeout passes).
     pub fn wait(self) -> Result<Tensor> {
-        let mut result = ptr::null_mut();
+        let mut result: *mut torch_sys::C_tensor = ptr::null_mut();
         c10d_call!(hf_c10d_work_wait(self.raw.as_ptr(), millis(self.timeout), &mut result))?;
         let result = NonNull::new(result).context("the c10d shim returned no tensor")?;
         // SAFETY: the shim allocated a fresh at::Tensor for the caller to own.
