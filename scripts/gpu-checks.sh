@@ -7,11 +7,13 @@
 #                                   # writes every result under $OUT (default out/gpu)
 #
 # run: (1) the DeepMind parity tests on cuda (end-to-end model_1_ptm_small and every module
-# case that was carried), (2) `bench infer` for model_1 at 256 and 384 residues in fp32 and bf16,
+# case that was carried) and the multi-process Gloo tests (c10d shim against that machine's
+# libtorch), (2) `bench infer` for model_1 at 256 and 384 residues in fp32 and bf16,
 # (3) `bench train` step time and memory for initial_training (bf16, with and without
 # recompute) and finetune (bf16, recompute) on 1psm padded to the preset's crop, (4) with
 # LONGEST=1, the longest sequence whose forward pass fits (bf16, chunked). Each step has its own
-# time limit and a failure does not stop the others. ONLY=train runs (3) alone.
+# time limit and a failure does not stop the others. ONLY=train runs (3) alone; SKIP_INFER=1
+# leaves out (2).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,8 @@ prepare() {
     local tests
     tests=$(cargo test --release --no-run --test parity_alphafold --test parity_modules 2>&1 |
         sed -n 's/.*Executable .*(\(target\/release\/deps\/[^)]*\)).*/\1/p')
+    tests="$tests $(cargo test --release --no-run --test parallel_gloo 2>&1 |
+        sed -n 's/.*Executable .*(\(target\/release\/deps\/[^)]*\)).*/\1/p')"
     rm -rf .gpu && mkdir -p .gpu/reference
     cp target/release/helixfold .gpu/
     for t in $tests; do cp "$t" ".gpu/$(basename "$t" | sed 's/-[0-9a-f]*$//')"; done
@@ -78,8 +82,9 @@ run() {
     step parity_alphafold 90 .gpu/parity_alphafold --test-threads 1 model_1_ptm_small --nocapture
     step parity_modules 60 .gpu/parity_modules --test-threads 1
     unset HELIXFOLD_TEST_DEVICE
+    step parallel_gloo 120 .gpu/parallel_gloo --test-threads 2 collectives a_rank_killed
     local model_1=(--preset model_1 --msa 512 --extra-msa 5120 --templates 4 --device cuda --json "$json")
-    for length in 256 384; do
+    for length in $([ "${SKIP_INFER:-}" ] || echo 256 384); do
         for precision in fp32 bf16; do
             step "infer_${length}_$precision" 100 "$bin" bench infer "${model_1[@]}" \
                 --length "$length" --recycles 3 --repeats 2 --precision "$precision" --chunk-size 256
@@ -87,8 +92,8 @@ run() {
     done
     train_benches "$bin" "$json"
     if [ "${LONGEST:-}" ]; then
-        for length in 1024 2048 3072; do
-            step "fits_$length" 100 "$bin" bench infer "${model_1[@]}" \
+        for length in 1536 2048 2560; do
+            step "fits_$length" 150 "$bin" bench infer "${model_1[@]}" \
                 --length "$length" --recycles 0 --precision bf16 --chunk-size 32 || break
         done
     fi
