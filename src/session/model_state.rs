@@ -3,6 +3,7 @@
 //! last prediction's outputs and the training run.
 use super::parallel_layout::ParallelLayout;
 use crate::model::alphafold::{AlphaFold, NamedOutputs};
+use crate::model::capture::{CaptureRequest, Captured};
 use crate::data::datasets::TrainingExample;
 use crate::data::features::DataConfig;
 use crate::model::config::{ModelConfig, RuntimeOptions};
@@ -29,6 +30,15 @@ pub struct Prediction {
     pub ptm: Option<f64>,
     /// Wall time of each iteration (`num_recycle + 1` of them), seconds.
     pub iteration_seconds: Vec<f64>,
+    /// What this inference recorded for `inspect` and `plot`, when it ran with a capture.
+    pub capture: Option<SessionCapture>,
+}
+
+/// Intermediates one inference recorded and the request that named them.
+#[derive(Debug)]
+pub struct SessionCapture {
+    pub request: CaptureRequest,
+    pub captured: Captured,
 }
 
 #[derive(Debug, Default)]
