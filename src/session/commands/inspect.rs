@@ -611,7 +611,7 @@ mod tests {
         let mut session = ready_session();
         for (line, cause) in [
             ("inspect attention", "attention needs module="),
-            ("inspect attention module=msa_row row=1", "row=1 is out of range"),
+            ("inspect attention module=msa_row row=100000", "row=100000 is out of range"),
             ("inspect attention module=tri_end row=1", "module=tri_end selects a col"),
             ("inspect attention module=msa_col stack=extra_msa", "the extra_msa stack has no msa_col attention"),
             ("inspect attention module=tri_start stack=template", "the model embeds no templates"),
