@@ -30,6 +30,19 @@ pub enum Stack {
     TemplatePair,
 }
 
+impl Stack {
+    /// The command-language names, in the order of [`Self::ALL`].
+    pub const NAMES: [&'static str; 3] = ["evoformer", "extra_msa", "template"];
+
+    /// Every stack with its command-language name.
+    pub const ALL: [(Stack, &'static str); 3] =
+        [(Stack::Evoformer, Self::NAMES[0]), (Stack::ExtraMsa, Self::NAMES[1]), (Stack::TemplatePair, Self::NAMES[2])];
+
+    pub fn name(self) -> &'static str {
+        Stack::ALL.iter().find(|(s, _)| *s == self).map_or("?", |(_, n)| n)
+    }
+}
+
 /// An attention module of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttentionModule {
@@ -44,16 +57,29 @@ pub enum AttentionModule {
 }
 
 impl AttentionModule {
+    /// The command-language names, in the order of [`Self::ALL`].
+    pub const NAMES: [&'static str; 4] = ["msa_row", "msa_col", "tri_start", "tri_end"];
+
     /// Every module with its command-language name.
     pub const ALL: [(AttentionModule, &'static str); 4] = [
-        (AttentionModule::MsaRow, "msa_row"),
-        (AttentionModule::MsaColumn, "msa_col"),
-        (AttentionModule::TriangleStart, "tri_start"),
-        (AttentionModule::TriangleEnd, "tri_end"),
+        (AttentionModule::MsaRow, Self::NAMES[0]),
+        (AttentionModule::MsaColumn, Self::NAMES[1]),
+        (AttentionModule::TriangleStart, Self::NAMES[2]),
+        (AttentionModule::TriangleEnd, Self::NAMES[3]),
     ];
 
     pub fn name(self) -> &'static str {
         AttentionModule::ALL.iter().find(|(m, _)| *m == self).map_or("?", |(_, n)| n)
+    }
+
+    /// The module's name in the paper, for titles.
+    pub fn title(self) -> &'static str {
+        match self {
+            AttentionModule::MsaRow => "MSA row attention",
+            AttentionModule::MsaColumn => "MSA column attention",
+            AttentionModule::TriangleStart => "Triangle attention (starting node)",
+            AttentionModule::TriangleEnd => "Triangle attention (ending node)",
+        }
     }
 
     /// What the chosen index selects: a sequence row, a residue column, a pair row or column.

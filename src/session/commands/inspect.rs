@@ -21,9 +21,9 @@ use tch::{Kind, Tensor};
 /// What `inspect` (and `plot`'s network kinds) can look at.
 pub const SUBJECTS: &[&str] = &["attention", "pair", "msa_rep", "recycles", "trajectory"];
 /// `module=` values of `attention`.
-pub const MODULES: &[&str] = &["msa_row", "msa_col", "tri_start", "tri_end"];
+pub const MODULES: &[&str] = &AttentionModule::NAMES;
 /// `stack=` values of `attention`.
-pub const STACKS: &[&str] = &["evoformer", "extra_msa", "template"];
+pub const STACKS: &[&str] = &Stack::NAMES;
 
 /// A capture subject with its validated selection.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -145,12 +145,11 @@ fn in_range(key: &str, value: i64, count: i64, what: &str) -> Result<i64> {
 }
 
 fn parse_stack(name: &str) -> Result<Stack> {
-    match name {
-        "evoformer" => Ok(Stack::Evoformer),
-        "extra_msa" => Ok(Stack::ExtraMsa),
-        "template" => Ok(Stack::TemplatePair),
-        other => bail!("unknown stack '{other}'; expected one of {}", STACKS.join(", ")),
-    }
+    Stack::ALL
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(s, _)| *s)
+        .ok_or_else(|| anyhow!("unknown stack '{name}'; expected one of {}", STACKS.join(", ")))
 }
 
 /// The subject `what` with the selection keys of `args`, validated against the model and batch;
@@ -186,7 +185,7 @@ pub fn subject(session: &Session, args: &Args, what: &str) -> Result<(Subject, O
                 .map(|(m, _)| *m)
                 .ok_or_else(|| anyhow!("unknown module '{module_name}'; expected one of {}", MODULES.join(", ")))?;
             let stack = parse_stack(args.text("stack").unwrap_or("evoformer"))?;
-            ensure!(module.in_stack(stack), "the {} stack has no {module} attention", args.text("stack").unwrap_or("evoformer"));
+            ensure!(module.in_stack(stack), "the {} stack has no {module} attention", stack.name());
             let block = block_of(stack)?.unwrap_or(0);
             let other_key = if module.index_key() == "row" { "col" } else { "row" };
             ensure!(!args.contains(other_key), "module={module} selects a {} (use {}=)", module.index_key(), module.index_key());
@@ -276,9 +275,8 @@ fn listing(session: &Session) -> Result<Vec<Output>> {
     let range = |count: i64| if count > 0 { format!("0-{}", count - 1) } else { "none".to_string() };
     let queries = |module, stack| sizes.queries(module, stack).map_or_else(|| "(after `features`)".to_string(), range);
     let mut rows = Vec::new();
-    let stacks = [(Stack::Evoformer, "evoformer"), (Stack::ExtraMsa, "extra_msa"), (Stack::TemplatePair, "template")];
     for (module, name) in AttentionModule::ALL {
-        for (stack, stack_name) in stacks {
+        for (stack, stack_name) in Stack::ALL {
             let Ok(blocks) = sizes.blocks(stack) else { continue };
             if !module.in_stack(stack) || blocks == 0 {
                 continue;
@@ -374,9 +372,9 @@ fn attention_summary(captured: &Captured, request: &AttentionRequest, head: Opti
         None => format!("mean over every {}", request.module.index_key()),
     };
     let mut outputs = vec![Output::Text(format!(
-        "{}\nRecorded: stack {:?}, block {}, {selection}, {iteration}: weights [{h}, {q}, {k}].",
+        "{}\nRecorded: stack {}, block {}, {selection}, {iteration}: weights [{h}, {q}, {k}].",
         module_explanation(request.module),
-        request.stack,
+        request.stack.name(),
         request.block
     ))];
     // Entropy per query, nats: ln K for uniform attention, 0 for attention on one key.

@@ -213,7 +213,7 @@ fn network(session: &mut Session, args: &Args, kind: &str, context: &mut Context
                 Some(i) => format!("{} {i}", request.module.index_key()),
                 None => format!("mean over {}s", request.module.index_key()),
             };
-            let title = format!("{} attention, {:?} block {}, head {head}, {selection}{iteration}", request.module, request.stack, request.block);
+            let title = format!("{}, {} block {}, head {head}, {selection}{iteration}", request.module.title(), request.stack.name(), request.block);
             plot::network::attention_map(&title, &floats(&weights.get(head))?, (q as usize, k as usize), attention_axes(request.module))
         }
         Subject::Pair { block } if kind == "pair" => {
@@ -435,8 +435,8 @@ mod tests {
             ("plot pair block=1", "Pair representation channel norm: block 1"),
             ("plot pair_pc", "Pair representation, first principal component"),
             ("plot msa_rep block=0", "MSA representation channel norm: block 0"),
-            ("plot attention module=tri_end block=1 head=1 col=4", "tri_end attention, Evoformer block 1, head 1, col 4"),
-            ("plot attention module=msa_row stack=extra_msa", "msa_row attention, ExtraMsa block 0, head 0, mean over rows"),
+            ("plot attention module=tri_end block=1 head=1 col=4", "Triangle attention (ending node), evoformer block 1, head 1, col 4"),
+            ("plot attention module=msa_row stack=extra_msa", "MSA row attention, extra_msa block 0, head 0, mean over rows"),
             ("plot recycles", "Change from the previous recycling iteration"),
             ("plot trajectory recycle=0", "Structure-module trajectory (Cα per layer)"),
             ("plot structure", "Predicted structure coloured by pLDDT (Cα trace)"),
