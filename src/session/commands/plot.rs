@@ -7,6 +7,7 @@
 //! two structures compared. The figure is returned as SVG; `path=` writes it as `.svg` or `.png`.
 use super::inference::prediction;
 use super::inspect::{self, Subject};
+use crate::model::alphafold::NamedOutputs;
 use crate::model::capture::{AttentionModule, BlockCapture, Captured};
 use crate::plot::network::{Panel, Scale};
 use crate::plot::structure::Vec3;
@@ -116,7 +117,7 @@ fn figure(session: &mut Session, args: &Args, kind: &str, context: &mut Context)
         "distances" => distances(session, args),
         "structure" => {
             let outputs = &prediction(session)?.outputs;
-            let ca = predicted_ca(&outputs["structure_module/final_atom_positions"])?;
+            let ca = predicted_ca(outputs)?;
             plot::structure::plddt_structure(&ca, &output_f32(outputs, "plddt")?)
         }
         "msa" | "depth" => {
@@ -141,14 +142,17 @@ fn figure(session: &mut Session, args: &Args, kind: &str, context: &mut Context)
     }
 }
 
-/// Cα positions `[N_res, 3]` (atom37 index 1) of `final_atom_positions [N_res, 37, 3]`.
-fn predicted_ca(final_atom_positions: &Tensor) -> Result<Vec<Vec3>> {
-    inspect::points(&final_atom_positions.select(-2, 1))
+/// The prediction's Cα positions: atom37 index 1 of `final_atom_positions [N_res, 37, 3]`.
+fn predicted_ca(outputs: &NamedOutputs) -> Result<Vec<Vec3>> {
+    let name = "structure_module/final_atom_positions";
+    let positions = outputs.get(name).with_context(|| format!("the model gave no '{name}'"))?;
+    ensure!(positions.dim() == 3, "'{name}' must be [N_res, 37, 3], got {:?}", positions.size());
+    inspect::points(&positions.select(-2, 1))
 }
 
 fn distances(session: &Session, args: &Args) -> Result<Figure> {
     let name = args.text("native").ok_or_else(|| anyhow!("distances needs native=NAME, a loaded structure"))?;
-    let predicted = predicted_ca(&prediction(session)?.outputs["structure_module/final_atom_positions"])?;
+    let predicted = predicted_ca(&prediction(session)?.outputs)?;
     let native = &session.inputs.structure(name)?.protein;
     ensure!(
         native.len() == predicted.len(),
