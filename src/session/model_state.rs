@@ -39,6 +39,8 @@ pub struct Prediction {
 pub struct SessionCapture {
     pub request: CaptureRequest,
     pub captured: Captured,
+    /// `commands::inference::inference_basis` when it was recorded.
+    pub basis: String,
 }
 
 #[derive(Debug, Default)]

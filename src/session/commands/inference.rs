@@ -35,6 +35,22 @@ pub fn infer(session: &mut Session, args: &Args, context: &mut Context) -> Resul
     run_inference(session, name, args.int("recycles"), None, context)
 }
 
+/// What an inference's result depends on besides a capture: the parameters' source, the model
+/// configuration, the batch's source, the runtime options and the data settings. Captures are
+/// reused only while it is unchanged (training, which changes weights in place, drops the
+/// prediction instead).
+pub fn inference_basis(session: &Session) -> String {
+    let model = &session.model;
+    format!(
+        "{:?} | {:?} | {:?} | {:?} | {:?}",
+        model.network.as_ref().map(|n| &n.source),
+        model.config,
+        session.inputs.batch.as_ref().map(|b| &b.source),
+        model.runtime,
+        session.data_config
+    )
+}
+
 /// Runs the network on the session's batch as `infer` does, recording `capture` when given
 /// (`model::capture`), and keeps the prediction (with what was captured) under `name`.
 pub fn run_inference(
@@ -44,6 +60,7 @@ pub fn run_inference(
     capture: Option<CaptureRequest>,
     context: &mut Context,
 ) -> Result<Vec<Output>> {
+    let basis = inference_basis(session);
     if let Some(existing) = session.inputs.structures.get(&name) {
         let is_ours = session.model.prediction.as_ref().is_some_and(|p| p.structure == name);
         if !is_ours {
@@ -98,7 +115,7 @@ pub fn run_inference(
     let run = catch_unwind(AssertUnwindSafe(|| match &capture {
         Some(request) => {
             let (outputs, recorded) = with_capture(request, forward);
-            captured = Some(SessionCapture { request: *request, captured: recorded });
+            captured = Some(SessionCapture { request: *request, captured: recorded, basis });
             outputs
         }
         None => forward(),

@@ -6,7 +6,7 @@
 //! and MSA representations after each Evoformer block (Alg. 6), each recycling iteration's
 //! change (Alg. 2), or the structure module's trajectory (Alg. 20). `plot` draws the same
 //! captures without running the network again.
-use super::inference::{run_inference, DEFAULT_NAME};
+use super::inference::{inference_basis, run_inference, DEFAULT_NAME};
 use crate::data::array::FeatureDict;
 use crate::metrics::superposition::{superposed_rmsd, Vec3};
 use crate::model::capture::{AttentionModule, AttentionRequest, CaptureRequest, Captured, Stack};
@@ -219,7 +219,8 @@ fn covers(held: &CaptureRequest, wanted: &CaptureRequest) -> bool {
         && (!wanted.recycles || held.recycles)
 }
 
-/// The captures of the session's prediction when they hold `subject`; otherwise runs `infer`
+/// The captures of the session's prediction when they hold `subject` and the parameters, model,
+/// batch and settings they came from are unchanged; otherwise runs `infer`
 /// again (same structure name and recycles as the last prediction) recording it, together with
 /// what the last capture held for the same iteration. Returns the captures and whether the
 /// network ran.
@@ -230,7 +231,8 @@ pub fn captured<'s>(
     context: &mut Context,
 ) -> Result<(&'s Captured, bool)> {
     let wanted = subject.request(recycle);
-    let held = session.model.prediction.as_ref().and_then(|p| p.capture.as_ref()).map(|c| c.request);
+    let basis = inference_basis(session);
+    let held = session.model.prediction.as_ref().and_then(|p| p.capture.as_ref()).filter(|c| c.basis == basis).map(|c| c.request);
     let ran = !held.is_some_and(|held| covers(&held, &wanted));
     if ran {
         let mut request = wanted;
@@ -600,6 +602,9 @@ mod tests {
         assert_eq!(session.model().prediction.as_ref().unwrap().capture.as_ref().unwrap().captured.recycles.len(), 2);
         let structure = text(&session.execute("inspect trajectory recycle=0").unwrap());
         assert!(structure.contains("iteration 0") && structure.contains("radius of gyration"), "{structure}");
+        session.execute("params init seed=5").unwrap();
+        let changed = text(&session.execute("inspect trajectory recycle=0").unwrap());
+        assert!(changed.contains("ran `infer` with this capture"), "new parameters, new capture: {changed}");
         let column = text(&session.execute("inspect attention module=msa_col col=3").unwrap());
         assert!(column.contains("MSA column attention") && column.contains("col 3"), "{column}");
     }
