@@ -355,6 +355,47 @@ fn a_tiny_model_predicts_scores_plots_and_saves_the_demo_protein() {
     assert!(out.join("tiny.safetensors").is_file());
 }
 
+/// Looking inside the network in a script: `inspect` lists and summarises captures, `plot`
+/// draws them to files (reusing the capture), and a bad selection stops the script at its line.
+#[test]
+fn inspect_and_network_plots_run_in_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "load {DEMO_PDB} name=native chain=A\n\
+         features from=native recycles=1\n\
+         model tiny templates=false\n\
+         params init seed=1\n\
+         inspect\n\
+         inspect attention module=tri_start block=1 head=0 row=3\n\
+         plot attention module=tri_start block=1 head=0 row=3 path=out/attention.png\n\
+         inspect recycles\n\
+         plot trajectory path=out/trajectory.svg\n\
+         plot structure path=out/structure.png\n\
+         inspect attention module=msa_col stack=template\n\
+         echo NEVER\n"
+    );
+    let run = run_script(dir.path(), &script);
+    // Inference progress precedes the error on stderr, so this checks what `failed_at` does
+    // without its prefix test.
+    assert_eq!(run.code, Some(1), "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("error: script.hf:11: inspect attention module=msa_col stack=template: the template stack has no msa_col attention"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("NEVER"), "{}", run.stdout);
+    assert!(run.stdout.contains("attention module=tri_start"), "{}", run.stdout);
+    assert!(run.stdout.contains("Triangle attention around the starting node"), "{}", run.stdout);
+    assert!(run.stdout.contains("mean entropy (nats)"), "{}", run.stdout);
+    assert!(run.stdout.contains("Cα RMSD to previous (Å)"), "{}", run.stdout);
+    let out = dir.path().join("out");
+    for png in ["attention.png", "structure.png"] {
+        assert_eq!(&std::fs::read(out.join(png)).unwrap()[..8], b"\x89PNG\r\n\x1a\n", "{png}");
+    }
+    let svg = std::fs::read_to_string(out.join("trajectory.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Structure-module layer"), "{}", &svg[..svg.len().min(200)]);
+}
+
 #[test]
 fn model_commands_fail_with_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@
 //! iteration's final atom positions, first MSA row and pair representation (zeros at the first
 //! iteration, gradients stopped), runs the trunk and the structure module; the heads run on the
 //! last iteration only, whose outputs are returned by AlphaFold's names.
+use super::capture;
 use super::config::{ModelConfig, RuntimeOptions};
 use super::confidence::{compute_plddt, compute_predicted_aligned_error, predicted_tm_score};
 use super::embedders::Recycled;
@@ -120,22 +121,25 @@ impl AlphaFold {
         for r in 0..num_recycle {
             let copy = batch_copy(batch, r)?;
             prev = tch::no_grad(|| -> Result<Recycled> {
-                let iteration = self.iteration(&copy, &prev, opts)?;
+                let iteration = self.iteration(&copy, r, &prev, opts)?;
                 Ok(iteration.trunk.recycled(&iteration.structure.final_atom_positions))
             })?;
             on_iteration(r);
         }
         let copy = batch_copy(batch, num_recycle)?;
-        self.iteration(&copy, &prev, opts)
+        self.iteration(&copy, num_recycle, &prev, opts)
     }
 
-    /// One pass of trunk and structure module on one batch copy.
+    /// One pass of trunk and structure module on batch copy `recycle`; an active capture
+    /// (`model::capture`) sees its outputs and structure trajectory.
     fn iteration(
         &self,
         copy: &BTreeMap<String, Tensor>,
+        recycle: i64,
         prev: &Recycled,
         opts: &RuntimeOptions,
     ) -> Result<Iteration<'_>> {
+        capture::enter_recycle(recycle);
         let batch = TrunkBatch::from_arrays(copy)?;
         let trunk = self.trunk.forward(&batch, prev, opts)?;
         let aatype = batch.aatype.to_kind(Kind::Int64);
@@ -148,6 +152,8 @@ impl AlphaFold {
             &masks,
             opts,
         );
+        capture::record_structure_layers(&structure.frames);
+        capture::record_recycle(&trunk.pair, &trunk.single, &trunk.msa_first_row, &structure.final_atom_positions);
         Ok(Iteration { trunk, structure })
     }
 
@@ -240,6 +246,95 @@ mod tests {
         assert_eq!(shape("predicted_aligned_error"), [10, 10]);
         let ptm = out["ptm"].double_value(&[]);
         assert!((0.0..=1.0).contains(&ptm), "ptm {ptm}");
+    }
+
+    /// A captured inference gives the same outputs, bit for bit, as an ordinary one, and what it
+    /// records coincides with those outputs where they meet: the last block's pair is the trunk's
+    /// pair, the last iteration's Cα are the final atoms', as are the last structure layer's.
+    #[test]
+    fn capture_records_without_changing_outputs() {
+        use crate::model::capture::{with_capture, AttentionModule, AttentionRequest, CaptureRequest, Stack};
+        tch::manual_seed(0);
+        let mut cfg = ModelConfig::tiny();
+        cfg.global_config.zero_init = false;
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = AlphaFold::new(vs.root(), &cfg);
+        let batch = tiny_batch(2, 9);
+        let opts = RuntimeOptions::default();
+        let plain = tch::no_grad(|| model.forward(&batch, 1, &opts, |_| {}).unwrap());
+        let request = CaptureRequest {
+            attention: Some(AttentionRequest {
+                stack: Stack::Evoformer,
+                module: AttentionModule::TriangleStart,
+                block: cfg.embeddings_and_evoformer.evoformer_num_block - 1,
+                index: Some(2),
+            }),
+            evoformer_blocks: true,
+            recycles: true,
+            structure_layers: true,
+            recycle: None,
+        };
+        let (captured_run, captured) =
+            with_capture(&request, || tch::no_grad(|| model.forward(&batch, 1, &opts, |_| {}).unwrap()));
+        assert_eq!(plain.keys().collect::<Vec<_>>(), captured_run.keys().collect::<Vec<_>>());
+        for (name, value) in &plain {
+            assert!(value.equal(&captured_run[name]), "{name} changed under capture");
+        }
+        let blocks = &captured.evoformer_blocks;
+        assert_eq!(blocks.len() as i64, cfg.embeddings_and_evoformer.evoformer_num_block);
+        let last = blocks.last().unwrap();
+        assert!(last.pair.equal(&plain["representations/pair"]));
+        assert!(last.msa.get(0).equal(&plain["representations/msa_first_row"]));
+        assert_eq!(captured.recycles.len(), 2);
+        let final_ca = plain["structure_module/final_atom_positions"].select(1, 1);
+        let last_recycle = captured.recycles.last().unwrap();
+        assert!(last_recycle.pair.equal(&plain["representations/pair"]));
+        assert!(last_recycle.single.equal(&plain["representations/single"]));
+        assert!(last_recycle.ca_positions.equal(&final_ca));
+        assert!(!captured.recycles[0].pair.equal(&last_recycle.pair));
+        let layers = captured.structure_layers.unwrap();
+        let num_layer = cfg.heads.structure_module.num_layer;
+        assert_eq!(layers.ca_positions.size(), [num_layer, 9, 3]);
+        assert_eq!(layers.frames.size(), [num_layer, 9, 7]);
+        assert!(layers.ca_positions.get(num_layer - 1).allclose(&final_ca, 1e-5, 1e-4, false));
+        let heads = cfg.embeddings_and_evoformer.evoformer.triangle_attention_starting_node.num_head;
+        let attention = captured.attention.unwrap();
+        assert_eq!(attention.size(), [heads, 9, 9]);
+        let row_sums = attention.sum_dim_intlist(-1, false, Kind::Float);
+        assert!(row_sums.allclose(&Tensor::ones([heads, 9], (Kind::Float, Device::Cpu)), 1e-5, 1e-5, false));
+    }
+
+    /// The chosen recycle's attention is kept, in every stack that has the module.
+    #[test]
+    fn capture_picks_the_requested_recycle_and_stack() {
+        use crate::model::capture::{with_capture, AttentionModule, AttentionRequest, CaptureRequest, Stack};
+        tch::manual_seed(5);
+        let mut cfg = ModelConfig::tiny();
+        cfg.global_config.zero_init = false;
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = AlphaFold::new(vs.root(), &cfg);
+        let batch = tiny_batch(2, 7);
+        let opts = RuntimeOptions::default();
+        let attention = |stack, module, index, recycle| {
+            let request = CaptureRequest {
+                attention: Some(AttentionRequest { stack, module, block: 0, index }),
+                recycle,
+                ..Default::default()
+            };
+            let (_, captured) =
+                with_capture(&request, || tch::no_grad(|| model.forward(&batch, 1, &opts, |_| {}).unwrap()));
+            captured.attention
+        };
+        let first = attention(Stack::Evoformer, AttentionModule::MsaRow, Some(0), Some(0)).unwrap();
+        let last = attention(Stack::Evoformer, AttentionModule::MsaRow, Some(0), None).unwrap();
+        assert!(!first.allclose(&last, 1e-6, 1e-6, false));
+        let column = attention(Stack::Evoformer, AttentionModule::MsaColumn, Some(3), None).unwrap();
+        // The template torsion rows join the MSA (tiny embeds torsion angles).
+        let n_seq = batch["msa_feat"].size()[1] + batch["template_aatype"].size()[1];
+        assert_eq!(column.size()[1..], [n_seq, n_seq]);
+        assert!(attention(Stack::ExtraMsa, AttentionModule::MsaRow, None, None).is_some());
+        assert!(attention(Stack::TemplatePair, AttentionModule::TriangleEnd, Some(1), None).is_some());
+        assert!(attention(Stack::Evoformer, AttentionModule::MsaRow, Some(99), None).is_none());
     }
 
     #[test]

@@ -618,8 +618,6 @@ pub struct RuntimeOptions {
     pub precision: Precision,
     /// Use libtorch's fused `scaled_dot_product_attention` instead of explicit softmax(QK^T)V.
     pub fused_attention: bool,
-    /// Keep each Evoformer block's output in the trunk's result (for parity checks and plots).
-    pub capture_intermediates: bool,
     /// Training mode: dropout active (unless the model config is deterministic).
     pub training: bool,
     /// Recompute the Evoformer, extra-MSA and template pair stacks block by block in the
@@ -636,7 +634,6 @@ impl Default for RuntimeOptions {
             chunk_size: None,
             precision: Precision::Fp32,
             fused_attention: false,
-            capture_intermediates: false,
             training: false,
             recompute: false,
         }

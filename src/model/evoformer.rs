@@ -16,6 +16,7 @@ use super::msa_column_global_attention::MsaColumnGlobalAttention;
 use super::msa_row_attention::MsaRowAttentionWithPairBias;
 use super::outer_product_mean::OuterProductMean;
 use super::primitives::{dropout_active, residual_update};
+use super::capture::{self, Stack};
 use super::recompute::{Block, RecomputeTape};
 use super::transition::Transition;
 use super::triangle_attention::TriangleAttention;
@@ -279,13 +280,11 @@ pub struct EvoformerStack {
     pub blocks: Vec<EvoformerIteration>,
 }
 
-/// Output of a stack: final activations and, when `capture_intermediates` is on, each block's.
+/// Output of a stack: final activations.
 #[derive(Debug)]
 pub struct StackOutput {
     pub msa: Tensor,
     pub pair: Tensor,
-    /// `(msa, pair)` after every block, in order.
-    pub per_block: Vec<(Tensor, Tensor)>,
 }
 
 impl EvoformerStack {
@@ -304,8 +303,17 @@ impl EvoformerStack {
         EvoformerStack { blocks }
     }
 
+    /// Which stack this is, for captures: the extra-MSA stack's blocks use global column attention.
+    fn capture_stack(&self) -> Stack {
+        match self.blocks.first().map(|b| &b.msa_column_attention) {
+            Some(ColumnAttention::Global(_)) => Stack::ExtraMsa,
+            _ => Stack::Evoformer,
+        }
+    }
+
     /// Runs the blocks in order; with `opts.recompute` (and gradients enabled) the stack is
-    /// recorded on `tape` and its outputs are the tape's leaves (see [`RecomputeTape`]).
+    /// recorded on `tape` and its outputs are the tape's leaves (see [`RecomputeTape`]). An
+    /// active capture (`model::capture`) sees the main stack's block outputs.
     pub fn forward<'a>(
         &'a self,
         msa: &Tensor,
@@ -315,34 +323,36 @@ impl EvoformerStack {
         opts: &RuntimeOptions,
         tape: &mut RecomputeTape<'a>,
     ) -> StackOutput {
+        let stack = self.capture_stack();
         let blocks = self
             .blocks
             .iter()
-            .map(|block| -> Block<'a> {
+            .zip(0..)
+            .map(|(block, index)| -> Block<'a> {
                 let (msa_mask, pair_mask) = (msa_mask.shallow_clone(), pair_mask.shallow_clone());
                 let opts = *opts;
                 Box::new(move |state: &[Tensor]| {
+                    capture::enter_block(stack, index);
                     let (msa, pair) = block.forward(&state[0], &state[1], &msa_mask, &pair_mask, &opts);
                     vec![msa, pair]
                 })
             })
             .collect();
         let seeded = self.blocks.first().is_some_and(|b| dropout_active(&b.global, opts));
-        let mut per_block = Vec::new();
         let state = tape.run_stack(
             blocks,
             vec![msa.shallow_clone(), pair.shallow_clone()],
             seeded,
             opts.recompute,
             |state| {
-                if opts.capture_intermediates {
-                    per_block.push((state[0].shallow_clone(), state[1].shallow_clone()));
+                if stack == Stack::Evoformer {
+                    capture::record_evoformer_block(&state[0], &state[1]);
                 }
             },
         );
         let [msa, pair]: [Tensor; 2] =
             state.try_into().expect("an Evoformer block maps (msa, pair) to (msa, pair)");
-        StackOutput { msa, pair, per_block }
+        StackOutput { msa, pair }
     }
 }
 

@@ -4,6 +4,7 @@
 //! Rows (sequences) are independent given the pair bias, so under dynamic axial parallelism a
 //! device may pass any shard of the `N_seq` axis to [`MsaRowAttentionWithPairBias::attend`]
 //! together with the bias computed once from the whole pair representation.
+use super::capture::{self, AttentionModule};
 use super::config::{AttentionConfig, GlobalConfig, RuntimeOptions};
 use super::primitives::{mask_bias, param, Attention, Init, LayerNorm};
 use tch::{nn, Tensor};
@@ -52,8 +53,17 @@ impl MsaRowAttentionWithPairBias {
         self.attention.forward(&m, &m, &[&mask, pair_bias], opts)
     }
 
-    /// Update for the whole MSA: `[*, N_seq, N_res, c_m]`.
+    /// Update for the whole MSA: `[*, N_seq, N_res, c_m]`. An active capture asking for this
+    /// module gets the weights `[H, N_res, N_res]` of one row (or their mean over rows).
     pub fn forward(&self, msa: &Tensor, msa_mask: &Tensor, pair: &Tensor, opts: &RuntimeOptions) -> Tensor {
-        self.attend(msa, msa_mask, &self.pair_bias(pair), opts)
+        let pair_bias = self.pair_bias(pair);
+        if let Some(row) = capture::attention_wanted(AttentionModule::MsaRow) {
+            let m = capture::queries(&self.query_norm.forward(msa), -3, row);
+            if let (Some(m), Some(mask)) = (m, capture::queries(msa_mask, -2, row)) {
+                let mask = mask_bias(&mask).unsqueeze(-2).unsqueeze(-2);
+                capture::record_attention(&self.attention.probabilities(&m, &m, &[&mask, &pair_bias]));
+            }
+        }
+        self.attend(msa, msa_mask, &pair_bias, opts)
     }
 }

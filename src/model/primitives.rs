@@ -240,27 +240,41 @@ impl Attention {
         })
     }
 
+    /// The attention probabilities `[*, B, H, Q, K]` (fp32) that [`Self::forward`] applies to
+    /// the values, for the same arguments (unchunked; for captures and plots).
+    pub fn probabilities(&self, q_data: &Tensor, m_data: &Tensor, biases: &[&Tensor]) -> Tensor {
+        let (q, k) = self.queries_and_keys(q_data, m_data);
+        Self::softmax(&q, &k, summed_bias(biases.iter().copied()))
+    }
+
+    /// `[*, H, Q, d_k]` queries pre-scaled by 1/sqrt(d_k) and `[*, H, K, d_k]` keys.
+    fn queries_and_keys(&self, q_data: &Tensor, m_data: &Tensor) -> (Tensor, Tensor) {
+        let q = project_heads(q_data, &self.query_w) * (self.key_dim as f64).powf(-0.5);
+        (q, project_heads(m_data, &self.key_w))
+    }
+
+    /// `[*, H, Q, K]` softmax over keys of the scaled dot products plus the bias, in fp32.
+    fn softmax(q: &Tensor, k: &Tensor, bias: Option<Tensor>) -> Tensor {
+        let logits = q.matmul(&k.transpose(-1, -2)).to_kind(Kind::Float);
+        let logits = match bias {
+            Some(b) => logits + b,
+            None => logits,
+        };
+        logits.softmax(-1, Kind::Float)
+    }
+
     fn attend(&self, q_data: &Tensor, m_data: &Tensor, biases: &[Tensor], opts: &RuntimeOptions) -> Tensor {
         let kind = q_data.kind();
-        // [*, H, Q, d_k], pre-scaled by 1/sqrt(d_k)
-        let q = project_heads(q_data, &self.query_w) * (self.key_dim as f64).powf(-0.5);
-        // [*, H, K, d_k]
-        let k = project_heads(m_data, &self.key_w);
+        let (q, k) = self.queries_and_keys(q_data, m_data);
         // [*, H, K, d_v]
         let v = project_heads(m_data, &self.value_w);
-        let bias = biases.iter().map(|b| b.to_kind(Kind::Float)).reduce(|a, b| a + b);
+        let bias = summed_bias(biases.iter());
         // [*, H, Q, d_v]
         let weighted = if opts.fused_attention {
             let mask = bias.map(|b| b.to_kind(kind));
             Tensor::scaled_dot_product_attention(&q, &k, &v, mask.as_ref(), 0.0, false, Some(1.0), false)
         } else {
-            // [*, H, Q, K]
-            let logits = q.matmul(&k.transpose(-1, -2)).to_kind(Kind::Float);
-            let logits = match bias {
-                Some(b) => logits + b,
-                None => logits,
-            };
-            logits.softmax(-1, Kind::Float).to_kind(kind).matmul(&v)
+            Self::softmax(&q, &k, bias).to_kind(kind).matmul(&v)
         };
         // [*, Q, H, d_v]
         let weighted = weighted.transpose(-2, -3);
@@ -278,6 +292,11 @@ impl Attention {
         // [*, Q, c_out]
         flat.matmul(&self.output_w.to_kind(kind).reshape([h * d_v, c_out])) + self.output_b.to_kind(kind)
     }
+}
+
+/// The sum of attention biases in fp32 (`None` without any).
+fn summed_bias<'t>(biases: impl Iterator<Item = &'t Tensor>) -> Option<Tensor> {
+    biases.map(|b| b.to_kind(Kind::Float)).reduce(|a, b| a + b)
 }
 
 /// Global attention (Suppl. Alg. 19 lines 2-7): one averaged query per head attends over all

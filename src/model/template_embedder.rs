@@ -5,6 +5,7 @@
 //!
 //! The torsion features (`atom37_to_torsion_angles`, Alg. 24) are inputs here: the data pipeline
 //! computes them, as OpenFold does, so the network has no geometry of its own.
+use super::capture::{self, Stack};
 use super::config::{GlobalConfig, RuntimeOptions, TemplateConfig};
 use super::embedders::dgram_from_positions;
 use super::evoformer::{PairStackConfig, PairStackModules};
@@ -154,9 +155,13 @@ impl SingleTemplateEmbedding {
         let blocks = self
             .template_pair_stack
             .iter()
-            .map(|block| -> Block<'a> {
+            .zip(0..)
+            .map(|(block, index)| -> Block<'a> {
                 let (pair_mask, opts) = (pair_mask.shallow_clone(), *opts);
-                Box::new(move |state: &[Tensor]| vec![block.template_order(&state[0], &pair_mask, &opts)])
+                Box::new(move |state: &[Tensor]| {
+                    capture::enter_block(Stack::TemplatePair, index);
+                    vec![block.template_order(&state[0], &pair_mask, &opts)]
+                })
             })
             .collect();
         let seeded = dropout_active(&self.global, opts);

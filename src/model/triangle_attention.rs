@@ -5,6 +5,7 @@
 //! Row `i` of the (transposed, for the ending node) pair attends over `k` with a bias `b_jk`
 //! from the whole pair; rows are independent given that bias, so under dynamic axial
 //! parallelism a device passes its shard of rows to [`TriangleAttention::attend`].
+use super::capture::{self, AttentionModule};
 use super::config::{AttentionConfig, GlobalConfig, Orientation, RuntimeOptions};
 use super::primitives::{mask_bias, param, Attention, Init, LayerNorm};
 use tch::{nn, Tensor};
@@ -69,9 +70,23 @@ impl TriangleAttention {
     }
 
     /// `pair [*, N_res, N_res, c_z]`, `pair_mask [*, N_res, N_res]` -> update of the same shape.
+    /// An active capture asking for this module gets the weights `[H, N_res, N_res]` of one
+    /// (oriented) row: row `i` for the starting node, column `j` for the ending node (or
+    /// their mean).
     pub fn forward(&self, pair: &Tensor, pair_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
         let (z, bias) = self.normalised_and_bias(pair);
-        let out = self.attend(&z, &self.oriented_mask(pair_mask), &bias, opts);
+        let mask = self.oriented_mask(pair_mask);
+        let module = match self.orientation {
+            Orientation::PerRow => AttentionModule::TriangleStart,
+            Orientation::PerColumn => AttentionModule::TriangleEnd,
+        };
+        if let Some(index) = capture::attention_wanted(module) {
+            if let (Some(rows), Some(rows_mask)) = (capture::queries(&z, -3, index), capture::queries(&mask, -2, index)) {
+                let rows_mask = mask_bias(&rows_mask).unsqueeze(-2).unsqueeze(-2);
+                capture::record_attention(&self.attention.probabilities(&rows, &rows, &[&rows_mask, &bias]));
+            }
+        }
+        let out = self.attend(&z, &mask, &bias, opts);
         match self.orientation {
             Orientation::PerRow => out,
             Orientation::PerColumn => out.transpose(-2, -3),

@@ -52,9 +52,6 @@ pub struct TrunkOutput<'a> {
     pub pair: Tensor,
     /// `[N_res, c_s]`
     pub single: Tensor,
-    /// `(msa, pair)` after each Evoformer block when `capture_intermediates` is on (in the
-    /// trunk's precision; without gradients when the stack is recomputed).
-    pub evoformer_blocks: Vec<(Tensor, Tensor)>,
     /// With `RuntimeOptions::recompute` under grad mode, the record of the recomputed stacks:
     /// call its `backward` after the loss's. Empty otherwise.
     pub recompute_tape: RecomputeTape<'a>,
@@ -193,7 +190,6 @@ impl EmbeddingsAndEvoformer {
             msa: fp32(&out.msa.narrow(0, 0, num_seq)),
             msa_first_row: fp32(&msa_first_row),
             pair: fp32(&out.pair),
-            evoformer_blocks: out.per_block,
             recompute_tape: tape,
         })
     }
@@ -364,13 +360,12 @@ mod tests {
         let vs = nn::VarStore::new(Device::Cpu);
         let trunk = EmbeddingsAndEvoformer::new(vs.root(), &cfg);
         let batch = TrunkBatch::tiny_random(7, 4, 5, Some(2));
-        let opts = RuntimeOptions { capture_intermediates: true, ..Default::default() };
+        let opts = RuntimeOptions::default();
         let out = run(&trunk, &batch, &cfg, &opts);
         let e = &cfg.embeddings_and_evoformer;
         assert_eq!(out.msa.size(), vec![4, 7, e.msa_channel]);
         assert_eq!(out.pair.size(), vec![7, 7, e.pair_channel]);
         assert_eq!(out.single.size(), vec![7, e.seq_channel]);
-        assert_eq!(out.evoformer_blocks.len() as i64, e.evoformer_num_block);
         let chunked =
             run(&trunk, &batch, &cfg, &RuntimeOptions { chunk_size: Some(2), ..Default::default() });
         assert!(out.pair.allclose(&chunked.pair, 1e-4, 1e-4, false));
@@ -473,11 +468,9 @@ mod tests {
         let fp32 = run(&trunk, &batch, &cfg, &RuntimeOptions::default());
         let opts = RuntimeOptions {
             precision: crate::model::config::Precision::Bf16,
-            capture_intermediates: true,
             ..Default::default()
         };
         let bf16 = run(&trunk, &batch, &cfg, &opts);
-        assert_eq!(bf16.evoformer_blocks[0].1.kind(), Kind::BFloat16);
         assert_eq!(bf16.pair.kind(), Kind::Float);
         assert_eq!(bf16.single.kind(), Kind::Float);
         let diff = (bf16.single.to_kind(Kind::Float) - &fp32.single).abs().max().double_value(&[]);

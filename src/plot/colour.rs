@@ -12,7 +12,20 @@ pub(crate) enum Colormap {
     Stops(&'static [RGBColor]),
     /// matplotlib `rainbow_r`: red at 0 through green to violet at 1.
     RainbowReversed,
+    /// Piecewise constant: the colour of the last `(from, colour)` whose `from <= t`
+    /// (`from` ascending, the first at 0).
+    Thresholds(&'static [(f64, RGBColor)]),
 }
+
+/// AlphaFold's pLDDT bands on a 0–100 scale taken as `t = pLDDT / 100`: very low < 50 `#FF7D45`,
+/// low 50–70 `#FFDB13`, confident 70–90 `#65CBF3`, very high > 90 `#0053D6`
+/// (`alphafold/notebooks/notebook_utils.py`, the AlphaFold DB legend).
+pub(crate) const PLDDT_BANDS: Colormap = Colormap::Thresholds(&[
+    (0.0, RGBColor(0xFF, 0x7D, 0x45)),
+    (0.5, RGBColor(0xFF, 0xDB, 0x13)),
+    (0.7, RGBColor(0x65, 0xCB, 0xF3)),
+    (0.9, RGBColor(0x00, 0x53, 0xD6)),
+]);
 
 /// matplotlib `Greens_r`: dark green (low error) to white (high error), the AlphaFold DB look.
 pub(crate) const GREENS_REVERSED: Colormap = Colormap::Stops(&[
@@ -60,6 +73,9 @@ impl Colormap {
         match self {
             Colormap::Stops(stops) => interpolate(stops, t),
             Colormap::RainbowReversed => rainbow(1.0 - t),
+            Colormap::Thresholds(steps) => {
+                steps.iter().take_while(|(from, _)| *from <= t).last().or(steps.first()).map_or(RGBColor(0, 0, 0), |s| s.1)
+            }
         }
     }
 
@@ -105,6 +121,14 @@ mod tests {
     fn interpolation_is_halfway_between_stops() {
         // Halfway between the first two viridis stops (0x44,0x01,0x54) and (0x47,0x2d,0x7b).
         assert_eq!(VIRIDIS.at(1.0 / 16.0), RGBColor(0x46, 0x17, 0x68));
+    }
+
+    #[test]
+    fn plddt_bands_switch_at_alphafolds_thresholds() {
+        assert_eq!(PLDDT_BANDS.scaled(49.9, (0.0, 100.0)), RGBColor(0xFF, 0x7D, 0x45));
+        assert_eq!(PLDDT_BANDS.scaled(50.0, (0.0, 100.0)), RGBColor(0xFF, 0xDB, 0x13));
+        assert_eq!(PLDDT_BANDS.scaled(89.0, (0.0, 100.0)), RGBColor(0x65, 0xCB, 0xF3));
+        assert_eq!(PLDDT_BANDS.scaled(95.0, (0.0, 100.0)), RGBColor(0x00, 0x53, 0xD6));
     }
 
     #[test]

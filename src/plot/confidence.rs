@@ -10,7 +10,7 @@ use plotters::style::RGBColor;
 
 use super::colour::GREENS_REVERSED;
 use super::figure::{render, Figure};
-use super::heatmap::{flatten_square, ColourBar, Heatmap};
+use super::heatmap::{flatten_square, ColourBar, Heatmap, HeatmapGrid};
 use super::line::{Band, LineChart, Series};
 
 /// AlphaFold's pLDDT confidence bands, from very high to very low.
@@ -23,26 +23,37 @@ const PLDDT_BANDS: [(f64, f64, RGBColor, &str); 4] = [
 
 /// Per-residue pLDDT (`[N_res]`, 0–100) as a line over AlphaFold's coloured confidence bands.
 pub fn plddt(plddt: &[f32]) -> Result<Figure> {
-    ensure!(!plddt.is_empty(), "pLDDT plot: no residues");
-    if let Some((i, v)) = plddt
-        .iter()
-        .enumerate()
-        .find(|(_, v)| !(0.0..=100.0).contains(*v))
-    {
-        anyhow::bail!("pLDDT plot: residue {} has pLDDT {v}, outside 0–100", i + 1);
-    }
-    let points = plddt
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| ((i + 1) as f64, v as f64))
-        .collect();
-    let mut chart = LineChart::new(
-        "Predicted lDDT per residue",
-        ("Residue", "pLDDT"),
-        vec![Series::new("pLDDT", points)],
-    )?;
-    chart.y_range = Some((0.0, 100.0));
+    let mut chart = plddt_chart("Predicted lDDT per residue", &[("pLDDT", plddt)])?;
     chart.line_colour = Some(RGBColor(0, 0, 0));
+    render(&chart)
+}
+
+/// Two pLDDT profiles (e.g. two checkpoints or runs) over the same bands, one colour each.
+pub fn plddt_comparison(a: (&str, &[f32]), b: (&str, &[f32])) -> Result<Figure> {
+    ensure!(
+        a.1.len() == b.1.len(),
+        "pLDDT comparison: '{}' has {} residues, '{}' {}",
+        a.0,
+        a.1.len(),
+        b.0,
+        b.1.len()
+    );
+    render(&plddt_chart(&format!("Predicted lDDT: {} vs {}", a.0, b.0), &[a, b])?)
+}
+
+/// Named pLDDT series (each 0–100, one value per residue) on a 0–100 axis over AlphaFold's bands.
+fn plddt_chart(title: &str, named: &[(&str, &[f32])]) -> Result<LineChart> {
+    let mut series = Vec::new();
+    for (name, plddt) in named {
+        ensure!(!plddt.is_empty(), "pLDDT plot: no residues");
+        if let Some((i, v)) = plddt.iter().enumerate().find(|(_, v)| !(0.0..=100.0).contains(*v)) {
+            anyhow::bail!("pLDDT plot: residue {} has pLDDT {v}, outside 0–100", i + 1);
+        }
+        let points = plddt.iter().enumerate().map(|(i, &v)| ((i + 1) as f64, v as f64)).collect();
+        series.push(Series::new(*name, points));
+    }
+    let mut chart = LineChart::new(title, ("Residue", "pLDDT"), series)?;
+    chart.y_range = Some((0.0, 100.0));
     chart.bands = PLDDT_BANDS
         .iter()
         .map(|&(from, to, colour, label)| Band {
@@ -52,7 +63,7 @@ pub fn plddt(plddt: &[f32]) -> Result<Figure> {
             label,
         })
         .collect();
-    render(&chart)
+    Ok(chart)
 }
 
 /// The PAE matrix (`[N_res][N_res]` in Å, rows = aligned residue, columns = scored residue)
@@ -63,10 +74,24 @@ pub fn pae(pae: &[Vec<f32>], max_pae: f32) -> Result<Figure> {
         max_pae > 0.0 && max_pae.is_finite(),
         "PAE plot: max PAE {max_pae} must be > 0"
     );
+    render(&pae_heatmap("Predicted aligned error", pae, max_pae)?)
+}
+
+/// Two PAE matrices side by side on one 0–`max_pae` Å scale.
+pub fn pae_comparison(a: (&str, &[Vec<f32>]), b: (&str, &[Vec<f32>]), max_pae: f32) -> Result<Figure> {
+    ensure!(
+        max_pae > 0.0 && max_pae.is_finite(),
+        "PAE plot: max PAE {max_pae} must be > 0"
+    );
+    let panels = vec![pae_heatmap(a.0, a.1, max_pae)?, pae_heatmap(b.0, b.1, max_pae)?];
+    render(&HeatmapGrid::new(format!("Predicted aligned error: {} vs {}", a.0, b.0), panels)?)
+}
+
+fn pae_heatmap(title: &str, pae: &[Vec<f32>], max_pae: f32) -> Result<Heatmap> {
     let values = flatten_square("PAE plot", pae)?;
     let n = pae.len();
-    let heatmap = Heatmap::from_values(
-        "Predicted aligned error".to_string(),
+    Heatmap::from_values(
+        title.to_string(),
         ("Scored residue", "Aligned residue"),
         (n, n),
         &values,
@@ -75,8 +100,7 @@ pub fn pae(pae: &[Vec<f32>], max_pae: f32) -> Result<Figure> {
             range: (0.0, max_pae as f64),
             label: "Expected position error (Å)".to_string(),
         },
-    )?;
-    render(&heatmap)
+    )
 }
 
 #[cfg(test)]
@@ -120,6 +144,18 @@ mod tests {
     #[test]
     fn pae_snapshot() {
         check_snapshot("pae", &pae(&synthetic_pae(), 30.0).unwrap());
+    }
+
+    #[test]
+    fn comparison_snapshots() {
+        let a = synthetic_plddt();
+        let b: Vec<f32> = a.iter().map(|v| (v + 8.0).min(100.0)).collect();
+        check_snapshot("plddt_comparison", &plddt_comparison(("step 0", &a), ("step 100", &b)).unwrap());
+        let pae_a = synthetic_pae();
+        let pae_b: Vec<Vec<f32>> = pae_a.iter().map(|row| row.iter().map(|v| v * 0.5).collect()).collect();
+        let figure = pae_comparison(("step 0", &pae_a), ("step 100", &pae_b), 30.0).unwrap();
+        check_snapshot("pae_comparison", &figure);
+        assert!(plddt_comparison(("a", &a), ("b", &a[1..])).is_err());
     }
 
     #[test]

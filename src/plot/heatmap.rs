@@ -1,5 +1,7 @@
 //! The matrix plot behind PAE, distogram, contact and MSA-coverage figures: a raster of cell
-//! colours with axes, an optional line overlay and a colour bar.
+//! colours with axes, an optional line overlay and a colour bar; and [`HeatmapGrid`], several
+//! such matrices side by side on one colour scale (small multiples: pair representation per
+//! block, two PAE maps compared).
 //!
 //! The matrix is resampled (nearest cell) to the plotting area's pixel size and drawn as one
 //! bitmap, so a 1,000 × 1,000 matrix costs one embedded PNG in the SVG rather than 10⁶ `<rect>`s.
@@ -119,6 +121,67 @@ impl Draw for Heatmap {
     }
 }
 
+/// Matrices drawn side by side (at most [`GRID_COLUMNS`] per row), each under its own caption
+/// (its `title`), sharing the first panel's colour bar: panels must use one colour scale.
+pub(crate) struct HeatmapGrid {
+    pub title: String,
+    pub panels: Vec<Heatmap>,
+}
+
+const GRID_COLUMNS: usize = 4;
+const PANEL_SIZE: (u32, u32) = (330, 310);
+const GRID_TITLE_HEIGHT: u32 = 40;
+
+impl HeatmapGrid {
+    pub fn new(title: String, panels: Vec<Heatmap>) -> Result<Self> {
+        ensure!(!panels.is_empty(), "{title}: no panels to draw");
+        let first = &panels[0].colour_bar;
+        for panel in &panels {
+            let bar = &panel.colour_bar;
+            ensure!(
+                bar.colormap == first.colormap && bar.range == first.range,
+                "{title}: panel '{}' uses another colour scale",
+                panel.title
+            );
+        }
+        Ok(HeatmapGrid { title, panels })
+    }
+
+    fn shape(&self) -> (usize, usize) {
+        let columns = self.panels.len().min(GRID_COLUMNS);
+        (self.panels.len().div_ceil(columns), columns)
+    }
+}
+
+impl Draw for HeatmapGrid {
+    fn title(&self) -> String {
+        self.title.clone()
+    }
+
+    fn size(&self) -> (u32, u32) {
+        let (rows, columns) = self.shape();
+        (
+            columns as u32 * PANEL_SIZE.0 + COLOUR_BAR_WIDTH,
+            rows as u32 * PANEL_SIZE.1 + GRID_TITLE_HEIGHT,
+        )
+    }
+
+    fn draw<DB>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB: DrawingBackend,
+        DB::ErrorType: 'static,
+    {
+        let body = root.titled(&self.title, font(TITLE_FONT_SIZE))?;
+        let (rows, columns) = self.shape();
+        let (main, bar) = body.split_horizontally(columns as u32 * PANEL_SIZE.0);
+        for (panel, area) in self.panels.iter().zip(main.split_evenly((rows, columns))) {
+            let inner = area.titled(&panel.title, font(LABEL_FONT_SIZE))?;
+            panel.draw_matrix(&inner)?;
+        }
+        self.panels[0].colour_bar.draw(&bar)
+    }
+}
+
 impl Heatmap {
     fn draw_matrix<DB>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
     where
@@ -175,7 +238,7 @@ impl Heatmap {
 
 impl ColourBar {
     /// A vertical gradient with ticks and the label on its right, as matplotlib draws colour bars.
-    fn draw<DB>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
+    pub(crate) fn draw<DB>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
     where
         DB: DrawingBackend,
         DB::ErrorType: 'static,

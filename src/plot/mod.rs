@@ -13,10 +13,14 @@ mod fixtures;
 mod heatmap;
 mod line;
 pub mod msa;
+pub mod network;
+mod scatter;
+pub mod structure;
+pub mod templates;
 pub mod training;
 
 pub use bench::bench_plots;
-pub use confidence::{pae, plddt};
+pub use confidence::{pae, pae_comparison, plddt, plddt_comparison};
 pub use distogram::{
     contact_map, contact_probabilities, distance_map, expected_distances, native_contacts,
 };

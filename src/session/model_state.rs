@@ -3,6 +3,7 @@
 //! last prediction's outputs and the training run.
 use crate::parallel::layout::ParallelLayout;
 use crate::model::alphafold::{AlphaFold, NamedOutputs};
+use crate::model::capture::{CaptureRequest, Captured};
 use crate::model::config::{ModelConfig, RuntimeOptions};
 use crate::train::batches::BatchSource;
 use crate::train::trainer::{StepReport, Trainer};
@@ -28,6 +29,17 @@ pub struct Prediction {
     pub ptm: Option<f64>,
     /// Wall time of each iteration (`num_recycle + 1` of them), seconds.
     pub iteration_seconds: Vec<f64>,
+    /// What this inference recorded for `inspect` and `plot`, when it ran with a capture.
+    pub capture: Option<SessionCapture>,
+}
+
+/// Intermediates one inference recorded and the request that named them.
+#[derive(Debug)]
+pub struct SessionCapture {
+    pub request: CaptureRequest,
+    pub captured: Captured,
+    /// `commands::inference::inference_basis` when it was recorded.
+    pub basis: String,
 }
 
 #[derive(Debug, Default)]

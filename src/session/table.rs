@@ -317,18 +317,86 @@ pub static COMMANDS: &[CommandSpec] = &[
         run: commands::training::checkpoint,
     },
     CommandSpec {
+        name: "inspect",
+        summary: "Look inside the network: list what can be recorded, or record and summarise attention, representations, recycles or the structure trajectory.",
+        details: "Alone: what the loaded model can record (stacks, blocks, heads, rows/columns, iterations). With a subject it runs `infer` with that capture\n\
+                  (or reuses the last inference's when it holds it) and summarises the tensors; `plot SUBJECT` with the same keys draws them without running again.\n\
+                  attention module=msa_row|msa_col|tri_start|tri_end [stack=evoformer|extra_msa|template] [block=N] [head=H] [row=R|col=C]: the softmax weights [H, Q, K]\n\
+                  of one module (Jumper et al. (2021) Suppl. Algs. 7, 8, 13, 14; the template stack's triangle attention averaged over templates) for one query\n\
+                  row (msa_row: sequence, tri_start: pair row i) or column (msa_col: residue, tri_end: pair column j), averaged over all when omitted;\n\
+                  per head: entropy, mean max weight, most attended keys; head=H adds its strongest query-key pairs. block defaults to 0.\n\
+                  pair / msa_rep [block=N]: the pair / MSA representation after each Evoformer block: statistics, channel norms, change from the previous block.\n\
+                  recycles: RMS change of pair and single representations and Cα RMSD between recycling iterations. trajectory: Cα after each structure-module layer.\n\
+                  recycle=R picks the iteration for attention, pair, msa_rep and trajectory (default the last).",
+        args: &[
+            ArgSpec { name: "what", kind: ArgKind::Choice(commands::inspect::SUBJECTS), positional: true, required: false, help: "what to record and summarise" },
+            ArgSpec { name: "module", kind: ArgKind::Choice(commands::inspect::MODULES), positional: false, required: false, help: "attention module (attention)" },
+            ArgSpec { name: "stack", kind: ArgKind::Choice(commands::inspect::STACKS), positional: false, required: false, help: "stack of the block (attention; default evoformer)" },
+            ArgSpec { name: "block", kind: ArgKind::Int { min: 0, max: 1024 }, positional: false, required: false, help: "block index, from 0" },
+            ArgSpec { name: "head", kind: ArgKind::Int { min: 0, max: 1024 }, positional: false, required: false, help: "attention head, from 0" },
+            ArgSpec { name: "row", kind: ArgKind::Int { min: 0, max: i64::MAX }, positional: false, required: false, help: "query row: MSA sequence (msa_row) or pair row i (tri_start)" },
+            ArgSpec { name: "col", kind: ArgKind::Int { min: 0, max: i64::MAX }, positional: false, required: false, help: "query column: residue (msa_col) or pair column j (tri_end)" },
+            ArgSpec { name: "recycle", kind: ArgKind::Int { min: 0, max: 20 }, positional: false, required: false, help: "recycling iteration, from 0 (default the last)" },
+        ],
+        examples: &[
+            "inspect",
+            "inspect attention module=msa_row block=0 row=0",
+            "inspect attention module=tri_start block=1 head=2 row=10",
+            "inspect attention module=msa_col col=5 recycle=0",
+            "inspect pair",
+            "inspect msa_rep block=3",
+            "inspect recycles",
+            "inspect trajectory",
+        ],
+        run: commands::inspect::inspect,
+    },
+    CommandSpec {
         name: "plot",
-        summary: "Plot the prediction's pLDDT, PAE, distogram or contacts, or a loaded MSA's coverage or depth.",
-        details: "plddt, pae, distogram (expected distances) and contacts (P(d < 8 Å), with native= the native contacts in the lower triangle) need `infer`;\n\
-                  msa (coverage coloured by identity to the query) and depth need a loaded MSA (msa=NAME, default the first).\n\
+        summary: "Plot confidences, distograms, MSAs and templates, the inside of the network, training curves, or two predictions side by side.",
+        details: "Outputs (need `infer`): plddt, pae, distogram (expected distances), contacts (P(d < 8 Å); native= adds the native's in the lower triangle),\n\
+                  distances (predicted vs native Cα-Cα distances, native= required), structure (the Cα trace on its principal plane coloured by pLDDT).\n\
+                  Inputs: msa (coverage coloured by identity to the query) and depth of a loaded MSA (msa=NAME, default the first); templates (the batch's template coverage).\n\
+                  Inside the network (recorded as `inspect` records them, reused when already captured): attention module= [stack=] [block=] [head=] [row=|col=] [recycle=]\n\
+                  (one head's map, head 0 by default); pair [block=] (channel norms ‖z_ij‖, every block side by side unless block=); pair_pc [block=] (first principal\n\
+                  component of z_ij's channels); msa_rep [block=] (channel norms of the MSA representation); recycles (changes between iterations);\n\
+                  trajectory [recycle=] (Cα traces after each structure-module layer on the final structure's principal plane, coloured by layer).\n\
+                  Training (the session's run): loss [log=true] (total and every term), lr [log=true], grad_norm [log=true], step_time.\n\
+                  Comparisons of two structures (predictions kept by `infer name=...`, or loaded): compare_plddt a= b= (pLDDT curves), compare_pae a= b= (PAE maps).\n\
                   The figure is shown as SVG; path= also writes it as .svg or .png.",
         args: &[
             ArgSpec { name: "kind", kind: ArgKind::Choice(commands::plot::KINDS), positional: true, required: true, help: "the figure" },
-            ArgSpec { name: "native", kind: ArgKind::Text, positional: false, required: false, help: "a loaded structure to compare contacts with" },
-            ArgSpec { name: "msa", kind: ArgKind::Text, positional: false, required: false, help: "the loaded MSA to plot" },
+            ArgSpec { name: "native", kind: ArgKind::Text, positional: false, required: false, help: "a loaded structure to compare with (contacts, distances)" },
+            ArgSpec { name: "msa", kind: ArgKind::Text, positional: false, required: false, help: "the loaded MSA to plot (msa, depth)" },
+            ArgSpec { name: "module", kind: ArgKind::Choice(commands::inspect::MODULES), positional: false, required: false, help: "attention module (attention)" },
+            ArgSpec { name: "stack", kind: ArgKind::Choice(commands::inspect::STACKS), positional: false, required: false, help: "stack of the block (attention; default evoformer)" },
+            ArgSpec { name: "block", kind: ArgKind::Int { min: 0, max: 1024 }, positional: false, required: false, help: "block index, from 0 (attention, pair, pair_pc, msa_rep)" },
+            ArgSpec { name: "head", kind: ArgKind::Int { min: 0, max: 1024 }, positional: false, required: false, help: "attention head, from 0 (default 0)" },
+            ArgSpec { name: "row", kind: ArgKind::Int { min: 0, max: i64::MAX }, positional: false, required: false, help: "query row (attention msa_row, tri_start)" },
+            ArgSpec { name: "col", kind: ArgKind::Int { min: 0, max: i64::MAX }, positional: false, required: false, help: "query column (attention msa_col, tri_end)" },
+            ArgSpec { name: "recycle", kind: ArgKind::Int { min: 0, max: 20 }, positional: false, required: false, help: "recycling iteration, from 0 (default the last)" },
+            ArgSpec { name: "log", kind: ArgKind::Bool, positional: false, required: false, help: "log-scale y axis (loss, lr, grad_norm)" },
+            ArgSpec { name: "a", kind: ArgKind::Text, positional: false, required: false, help: "first structure (compare_plddt, compare_pae)" },
+            ArgSpec { name: "b", kind: ArgKind::Text, positional: false, required: false, help: "second structure (compare_plddt, compare_pae)" },
             ArgSpec { name: "path", kind: ArgKind::Path, positional: false, required: false, help: "write the figure to this .svg or .png file" },
         ],
-        examples: &["plot plddt", "plot pae path=out/pae.png", "plot contacts native=1a8o", "plot msa msa=uniref90 path=out/coverage.svg"],
+        examples: &[
+            "plot plddt",
+            "plot pae path=out/pae.png",
+            "plot contacts native=1a8o",
+            "plot distances native=1a8o",
+            "plot structure",
+            "plot msa msa=uniref90 path=out/coverage.svg",
+            "plot templates",
+            "plot attention module=tri_start block=1 head=0 row=10",
+            "plot pair",
+            "plot pair_pc block=1",
+            "plot msa_rep block=0",
+            "plot recycles",
+            "plot trajectory",
+            "plot loss log=true",
+            "plot lr",
+            "plot compare_plddt a=before b=after",
+        ],
         run: commands::plot::plot,
     },
     CommandSpec {

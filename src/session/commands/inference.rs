@@ -5,10 +5,11 @@
 //! for `_ptm` models) in the session.
 use crate::data::protein::Protein;
 use crate::model::alphafold::NamedOutputs;
+use crate::model::capture::{with_capture, CaptureRequest};
 use crate::predict::{batch_tensors, confidence_summary, predicted_pae, predicted_protein};
 use crate::session::args::Args;
 use crate::session::context::Context;
-use crate::session::model_state::Prediction;
+use crate::session::model_state::{Prediction, SessionCapture};
 use crate::session::output::Output;
 use crate::session::state::Structure;
 use crate::session::Session;
@@ -31,6 +32,35 @@ struct Interrupted {
 
 pub fn infer(session: &mut Session, args: &Args, context: &mut Context) -> Result<Vec<Output>> {
     let name = args.text("name").unwrap_or(DEFAULT_NAME).to_string();
+    run_inference(session, name, args.int("recycles"), None, context)
+}
+
+/// What an inference's result depends on besides a capture: the parameters' source, the model
+/// configuration, the batch's source, the runtime options and the data settings. Captures are
+/// reused only while it is unchanged (training, which changes weights in place, drops the
+/// prediction instead).
+pub fn inference_basis(session: &Session) -> String {
+    let model = &session.model;
+    format!(
+        "{:?} | {:?} | {:?} | {:?} | {:?}",
+        model.network.as_ref().map(|n| &n.source),
+        model.config,
+        session.inputs.batch.as_ref().map(|b| &b.source),
+        model.runtime,
+        session.data_config
+    )
+}
+
+/// Runs the network on the session's batch as `infer` does, recording `capture` when given
+/// (`model::capture`), and keeps the prediction (with what was captured) under `name`.
+pub fn run_inference(
+    session: &mut Session,
+    name: String,
+    recycles: Option<i64>,
+    capture: Option<CaptureRequest>,
+    context: &mut Context,
+) -> Result<Vec<Output>> {
+    let basis = inference_basis(session);
     if let Some(existing) = session.inputs.structures.get(&name) {
         let is_ours = session.model.prediction.as_ref().is_some_and(|p| p.structure == name);
         if !is_ours {
@@ -52,7 +82,7 @@ pub fn infer(session: &mut Session, args: &Args, context: &mut Context) -> Resul
         );
     }
     let device = network.vs.device();
-    let requested = args.int("recycles").unwrap_or(config.num_recycle);
+    let requested = recycles.unwrap_or(config.num_recycle);
     let (tensors, num_recycle) = batch_tensors(&batch.features, device, Some(requested), config.num_recycle)
         .with_context(|| format!("the batch from {}", batch.source))?;
     let copies = tensors.get("aatype").map_or(0, |t| t.size()[0]);
@@ -68,7 +98,7 @@ pub fn infer(session: &mut Session, args: &Args, context: &mut Context) -> Resul
     let mut iteration_seconds = Vec::new();
     let mut last = Instant::now();
     let runtime = session.model.runtime;
-    let run = catch_unwind(AssertUnwindSafe(|| {
+    let mut forward = || {
         tch::no_grad(|| {
             network.model.forward(&tensors, num_recycle, &runtime, |r| {
                 let seconds = last.elapsed().as_secs_f64();
@@ -80,6 +110,15 @@ pub fn infer(session: &mut Session, args: &Args, context: &mut Context) -> Resul
                 }
             })
         })
+    };
+    let mut captured = None;
+    let run = catch_unwind(AssertUnwindSafe(|| match &capture {
+        Some(request) => {
+            let (outputs, recorded) = with_capture(request, forward);
+            captured = Some(SessionCapture { request: *request, captured: recorded, basis });
+            outputs
+        }
+        None => forward(),
     }));
     let outputs = match run {
         Ok(outputs) => outputs.context("running the model")?,
@@ -109,7 +148,8 @@ pub fn infer(session: &mut Session, args: &Args, context: &mut Context) -> Resul
         vec!["s per iteration".to_string(), format!("{:.3}", total_seconds / total as f64)],
         vec!["total s".to_string(), format!("{total_seconds:.3}")],
     ];
-    session.model.prediction = Some(Prediction { structure: name, outputs, num_recycle, mean_plddt, ptm, iteration_seconds });
+    session.model.prediction =
+        Some(Prediction { structure: name, outputs, num_recycle, mean_plddt, ptm, iteration_seconds, capture: captured });
     Ok(vec![Output::table(&["result", "value"], rows)])
 }
 

@@ -4,6 +4,7 @@ pub mod data_settings;
 pub mod features;
 pub mod general;
 pub mod inference;
+pub mod inspect;
 pub mod load;
 pub mod model;
 pub mod parallel;
