@@ -9,15 +9,18 @@
 # Idempotent: a second run only checks the stamp file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The REPL tests drive a real terminal through tmux (Debian package), installed here when
-# missing and apt is at hand.
-if ! command -v tmux >/dev/null; then
-  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-    apt-get install -y -q tmux >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q tmux >/dev/null; }
-  else
-    echo "setup: tmux is missing (the REPL tests need it): install it with your package manager" >&2
+# Debian packages the tests drive, installed here when missing and apt is at hand: tmux (the
+# REPL and `jupyter console` tests run a real terminal) and chromium (JupyterLab opened in a
+# headless browser).
+for tool in tmux chromium; do
+  if ! command -v "$tool" >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      apt-get install -y -q "$tool" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "$tool" >/dev/null; }
+    else
+      echo "setup: $tool is missing (the terminal and browser tests need it): install it with your package manager" >&2
+    fi
   fi
-fi
+done
 VARIANT=${TORCH_VARIANT:-cpu}
 VENV=.venv
 STAMP=$VENV/.ready-$VARIANT
