@@ -9,9 +9,10 @@
 # Idempotent: a second run only checks the stamp file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Debian packages, installed here when missing and apt is at hand: tmux (the REPL tests drive a
-# real terminal through it) and libgloo-dev (the Gloo headers build.rs compiles the c10d shim
-# of src/parallel against; without them the build leaves multi-process parallelism out).
+# Debian packages, installed here when missing and apt is at hand: tmux (the REPL and `jupyter
+# console` tests drive a real terminal through it), chromium (JupyterLab opened in a headless
+# browser) and libgloo-dev (the Gloo headers build.rs compiles the c10d shim of src/parallel
+# against; without them the build leaves multi-process parallelism out).
 apt_install() {
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     apt-get install -y -q "$1" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "$1" >/dev/null; }
@@ -19,7 +20,8 @@ apt_install() {
     echo "setup: $1 is missing ($2): install it with your package manager" >&2
   fi
 }
-command -v tmux >/dev/null || apt_install tmux "the REPL tests need it"
+command -v tmux >/dev/null || apt_install tmux "the terminal tests need it"
+command -v chromium >/dev/null || apt_install chromium "the JupyterLab browser test needs it"
 [ -f /usr/include/gloo/algorithm.h ] || apt_install libgloo-dev "multi-process parallelism needs its headers"
 VARIANT=${TORCH_VARIANT:-cpu}
 VENV=.venv

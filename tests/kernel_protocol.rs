@@ -2,17 +2,29 @@
 //! control, a REQ for the heartbeat), messages framed per the Jupyter messaging protocol 5.3:
 //! a bad signature is never executed, malformed frames do not crash it, the heartbeat echoes,
 //! queued cells are answered in order, completion and interrupt are served while a cell
-//! runs, and a long command's progress is one display updated in place.
+//! runs, a long command's progress is one display updated in place, training redraws a live
+//! loss plot in place, and `reset` asks for confirmation on the stdin channel.
 use helixfold::kernel::message::{KernelSession, Message};
 use helixfold::kernel::wire::{self, Signer};
 use serde_json::{json, Value};
 use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use zeromq::{DealerSocket, ReqSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+use zeromq::util::PeerIdentity;
+use zeromq::{DealerSocket, ReqSocket, Socket, SocketOptions, SocketRecv, SocketSend, SubSocket, ZmqMessage};
 
 const KEY: &str = "7c2d9e4f-test-key";
 const TIMEOUT: Duration = Duration::from_secs(20);
+/// The routing identity of the test client's shell and stdin sockets: the kernel sends an
+/// `input_request` to the stdin socket whose identity is the shell request's (as
+/// jupyter_client gives both its session id).
+const CLIENT_IDENTITY: &str = "helixfold-test-client";
+
+fn client_dealer() -> DealerSocket {
+    let mut options = SocketOptions::default();
+    options.peer_identity(PeerIdentity::try_from(CLIENT_IDENTITY.as_bytes().to_vec()).unwrap());
+    DealerSocket::with_options(options)
+}
 
 /// Ports the OS reports free right now (the kernel binds them a moment later).
 fn free_ports() -> Vec<u16> {
@@ -28,6 +40,7 @@ struct Kernel {
     signer: Signer,
     session: KernelSession,
     iopub_endpoint: String,
+    stdin_endpoint: String,
     _dir: tempfile::TempDir,
 }
 
@@ -61,7 +74,7 @@ impl Kernel {
             .spawn()
             .unwrap();
         let endpoint = |port: u16| format!("tcp://127.0.0.1:{port}");
-        let mut shell = DealerSocket::new();
+        let mut shell = client_dealer();
         let mut control = DealerSocket::new();
         let mut heartbeat = ReqSocket::new();
         // `connect` waits until the kernel, just started, listens: bounded, and a heartbeat
@@ -79,8 +92,8 @@ impl Kernel {
             let _ = process.wait();
             return None;
         }
-        let iopub_endpoint = endpoint(ports[1]);
-        Some(Self { process, shell, control, heartbeat, signer: Signer::new(KEY), session: KernelSession::new(), iopub_endpoint, _dir: dir })
+        let (iopub_endpoint, stdin_endpoint) = (endpoint(ports[1]), endpoint(ports[2]));
+        Some(Self { process, shell, control, heartbeat, signer: Signer::new(KEY), session: KernelSession::new(), iopub_endpoint, stdin_endpoint, _dir: dir })
     }
 
     fn request(&self, msg_type: &str, content: Value) -> Message {
@@ -131,6 +144,28 @@ impl Kernel {
             }
         }
         panic!("nothing arrived on iopub");
+    }
+
+    /// A stdin socket with the shell's identity, so the kernel's questions reach it.
+    async fn connect_stdin(&self) -> DealerSocket {
+        let mut stdin = client_dealer();
+        tokio::time::timeout(TIMEOUT, stdin.connect(&self.stdin_endpoint)).await.expect("stdin connects").unwrap();
+        stdin
+    }
+
+    /// Runs `code` with `allow_stdin` and waits for its reply.
+    async fn execute(&mut self, code: &str, allow_stdin: bool) -> Message {
+        let id = self.send_shell("execute_request", json!({"code": code, "silent": false, "allow_stdin": allow_stdin})).await;
+        let reply = self.recv_shell().await;
+        assert_eq!(reply.parent_header["msg_id"], id.as_str());
+        reply
+    }
+
+    /// The text output the kernel recorded for the last cell (history with output).
+    async fn last_output(&mut self) -> String {
+        self.send_shell("history_request", json!({"hist_access_type": "tail", "n": 1, "output": true, "raw": true})).await;
+        let reply = self.recv_shell().await;
+        reply.content["history"][0][2][1].as_str().unwrap_or_default().to_string()
     }
 
     async fn recv_iopub(&self, iopub: &mut SubSocket) -> Message {
@@ -259,5 +294,75 @@ async fn progress_is_one_display_updated_in_place() {
     assert_eq!(kinds, ["display_data", "update_display_data", "update_display_data"], "{displays:?}");
     assert!(displays.iter().all(|(_, id, _)| id == &displays[0].1), "{displays:?}");
     assert!(displays[2].2.starts_with("infer: 3/3 iteration 3 of 3"), "{displays:?}");
+    kernel.shutdown().await;
+}
+
+/// `reset` in a cell run with `allow_stdin` sends an `input_request` on stdin to the client
+/// that ran it (messaging protocol 5.3, "Messages on the stdin ROUTER/DEALER channel"): "n"
+/// keeps the session, "y" resets it. Without stdin, or with `force=true`, nothing is asked,
+/// as IPython's `%reset` does.
+#[tokio::test]
+async fn reset_asks_for_confirmation_on_stdin() {
+    let mut kernel = Kernel::start().await;
+    let mut stdin = kernel.connect_stdin().await;
+    for (answer, seed_after) in [("n", "seed       9"), ("y", "seed       0")] {
+        assert_eq!(kernel.execute("data seed=9", false).await.content["status"], "ok");
+        let cell = kernel.send_shell("execute_request", json!({"code": "reset", "silent": false, "allow_stdin": true})).await;
+        let question = Kernel::recv(&mut stdin, &kernel.signer).await;
+        assert_eq!(question.msg_type(), "input_request");
+        assert_eq!(question.parent_header["msg_id"], cell.as_str());
+        assert!(question.content["prompt"].as_str().unwrap().ends_with("[y/N] "), "{}", question.content);
+        let mut reply = kernel.request("input_reply", json!({"status": "ok", "value": answer}));
+        reply.parent_header = question.header.clone();
+        stdin.send(Kernel::frames(wire::encode(&reply, &kernel.signer))).await.unwrap();
+        let done = kernel.recv_shell().await;
+        assert_eq!(done.parent_header["msg_id"], cell.as_str());
+        assert_eq!(done.content["status"], "ok", "{}", done.content);
+        kernel.execute("data", false).await;
+        let settings = kernel.last_output().await;
+        assert!(settings.contains(seed_after), "after answering {answer:?}: {settings}");
+    }
+    for code in ["data seed=9\nreset", "data seed=9\nreset force=true"] {
+        let allow_stdin = code.ends_with("force=true");
+        assert_eq!(kernel.execute(code, allow_stdin).await.content["status"], "ok");
+        assert!(tokio::time::timeout(Duration::from_millis(300), stdin.recv()).await.is_err(), "{code}: asked anyway");
+        kernel.execute("data", false).await;
+        let settings = kernel.last_output().await;
+        assert!(settings.contains("seed       0"), "{code}: {settings}");
+    }
+    kernel.shutdown().await;
+}
+
+/// `train step 20` redraws a loss curve every few steps in one display of its own: a
+/// `display_data` with an SVG, then `update_display_data` of the same `display_id`.
+#[tokio::test]
+async fn training_redraws_a_live_loss_plot_in_place() {
+    let mut kernel = Kernel::start().await;
+    let mut iopub = kernel.subscribe_iopub().await;
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/1a8o.pdb");
+    let code = format!("load {demo} name=native\nmodel tiny templates=false\nparams init\ntrain step 20 warmup=0");
+    let cell = kernel.send_shell("execute_request", json!({"code": code, "silent": false})).await;
+    let mut plots = Vec::new();
+    loop {
+        let message = kernel.recv_iopub(&mut iopub).await;
+        if message.parent_header["msg_id"] != cell.as_str() {
+            continue;
+        }
+        let display_id = message.content["transient"]["display_id"].as_str().unwrap_or_default().to_string();
+        match message.msg_type() {
+            "display_data" | "update_display_data" if display_id.ends_with("-loss") => {
+                let svg = message.content["data"]["image/svg+xml"].as_str().unwrap_or_default();
+                assert!(svg.contains("<svg") && svg.contains("Training loss"), "{}", message.content);
+                plots.push((message.msg_type().to_string(), display_id));
+            }
+            "status" if message.content["execution_state"] == "idle" => break,
+            _ => {}
+        }
+    }
+    let reply = kernel.recv_shell().await;
+    assert_eq!(reply.content["status"], "ok", "{}", reply.content);
+    let kinds: Vec<&str> = plots.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["display_data", "update_display_data", "update_display_data", "update_display_data"], "{plots:?}");
+    assert!(plots.iter().all(|(_, id)| id == &plots[0].1), "{plots:?}");
     kernel.shutdown().await;
 }

@@ -9,21 +9,27 @@
 //! (image/svg+xml and/or base64 image/png + text/plain). `Progress` is sent as it happens: the
 //! first report of a command as `display_data` with `transient.display_id` set to the report's
 //! id, later ones as `update_display_data` of that display, so a notebook shows one progress bar
-//! per command (text/html `<progress>` + text/plain). The cell's value, like a Python
+//! per command (text/html `<progress>` + text/plain); `train`'s reports also redraw a live loss
+//! plot in a display of its own ([`super::live_plot`]). A command that asks for confirmation
+//! (`reset`) sends an `input_request` on stdin to the client that ran the cell, when that
+//! client set `allow_stdin`, and waits for its `input_reply` (messaging protocol 5.3,
+//! "Messages on the stdin ROUTER/DEALER channel"); an interrupt ends the wait. The cell's value, like a Python
 //! cell's last expression, is its final output when that is `Text` from a command other than
 //! `echo` (`echo` prints, as Python's `print` does): it is sent as `execute_result` instead
 //! of a stream.
 use super::history::History;
+use super::live_plot::LiveLossPlot;
 use super::message::{KernelSession, Message};
 use crate::session::script::{run_script, ScriptError};
 use crate::session::{Output, Session};
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use base64::Engine as _;
 use serde_json::{json, Value};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// A message for the event loop to send.
@@ -31,7 +37,11 @@ use tokio::sync::mpsc::UnboundedSender;
 pub enum Outgoing {
     Shell(Message),
     Iopub(Message),
+    Stdin(Message),
 }
+
+/// How often a command waiting for an `input_reply` looks at the interrupt flag.
+const INPUT_POLL: Duration = Duration::from_millis(50);
 
 /// The event loop's handle on the session thread.
 pub struct Executor {
@@ -39,12 +49,15 @@ pub struct Executor {
     interrupt: Arc<AtomicBool>,
     /// Requests submitted and not yet answered.
     pending: Arc<AtomicUsize>,
+    /// `input_reply`s from the stdin channel, for the command waiting on one.
+    answers: Sender<Message>,
 }
 
 impl Executor {
     /// Starts the session thread.
     pub fn spawn(kernel: KernelSession, history: Arc<Mutex<History>>, out: UnboundedSender<Outgoing>) -> Result<Self> {
         let (jobs, queue) = std::sync::mpsc::channel::<Message>();
+        let (answers, answer_queue) = std::sync::mpsc::channel::<Message>();
         let (flag_sender, flag_receiver) = std::sync::mpsc::channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let pending_in_thread = Arc::clone(&pending);
@@ -54,12 +67,20 @@ impl Executor {
                 let session = Session::new();
                 // The receiver waits for this send before it returns from spawn.
                 let _ = flag_sender.send(session.interrupt_flag());
-                let mut cells = Cells { session, publisher: Publisher { kernel, out }, history, count: 0 };
+                let answers = Arc::new(Mutex::new(answer_queue));
+                let mut cells = Cells { session, publisher: Publisher { kernel, out }, history, answers, count: 0 };
                 cells.serve(&queue, &pending_in_thread);
             })
             .context("starting the session thread")?;
         let interrupt = flag_receiver.recv().context("the session thread did not start")?;
-        Ok(Self { jobs, interrupt, pending })
+        Ok(Self { jobs, interrupt, pending, answers })
+    }
+
+    /// Hands an `input_reply` to the command waiting for it (none waiting: it is dropped at
+    /// the next question).
+    pub fn answer(&self, reply: Message) {
+        // The session thread outlives the event loop's use of this sender.
+        let _ = self.answers.send(reply);
     }
 
     /// Queues an `execute_request`; requests run one after another in arrival order.
@@ -79,6 +100,7 @@ impl Executor {
     }
 }
 
+#[derive(Clone)]
 struct Publisher {
     kernel: KernelSession,
     out: UnboundedSender<Outgoing>,
@@ -104,6 +126,41 @@ impl Publisher {
         let msg_type = if shown.insert(id.clone()) { "display_data" } else { "update_display_data" };
         let data = json!({"text/plain": output.to_text(), "text/html": output.to_html()});
         self.iopub(parent, msg_type, json!({"data": data, "metadata": {}, "transient": {"display_id": id}}));
+    }
+
+    /// Redraws the live loss plot of a training report when one is due.
+    fn loss_plot(&self, parent: &Message, output: &Output, plots: &mut HashMap<String, LiveLossPlot>) {
+        let Output::Progress { id, .. } = output else { return };
+        match plots.entry(id.clone()).or_default().record(output) {
+            Ok(Some((msg_type, content))) => self.iopub(parent, msg_type, content),
+            Ok(None) => {}
+            // A figure that cannot be drawn costs the picture, never the training.
+            Err(error) => eprintln!("helixfold kernel: live loss plot: {error:#}"),
+        }
+    }
+
+    /// Asks the client that sent `request` for a line on the stdin channel and waits for the
+    /// answer, or for an interrupt.
+    fn ask(&self, request: &Message, prompt: &str, answers: &Mutex<Receiver<Message>>, interrupt: &AtomicBool) -> Result<String> {
+        let answers = answers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Replies to earlier questions that nobody waited for must not answer this one.
+        while answers.try_recv().is_ok() {}
+        let question = self.kernel.reply(request, "input_request", json!({"prompt": prompt, "password": false}));
+        let question_id = question.msg_id().to_string();
+        if self.out.send(Outgoing::Stdin(question)).is_err() {
+            bail!("the kernel is shutting down");
+        }
+        loop {
+            match answers.recv_timeout(INPUT_POLL) {
+                Ok(reply) if reply.parent_header["msg_id"] == question_id.as_str() => {
+                    return Ok(reply.content["value"].as_str().unwrap_or_default().to_string());
+                }
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) if interrupt.load(Ordering::SeqCst) => bail!("interrupted while waiting for input"),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => bail!("the kernel is shutting down"),
+            }
+        }
     }
 
     fn output(&self, parent: &Message, output: &Output) {
@@ -146,6 +203,8 @@ struct Cells {
     session: Session,
     publisher: Publisher,
     history: Arc<Mutex<History>>,
+    /// `input_reply`s for the command that asked.
+    answers: Arc<Mutex<Receiver<Message>>>,
     /// The execution count: cells stored in history so far.
     count: u64,
 }
@@ -186,11 +245,18 @@ impl Cells {
         let mut held: Option<Output> = None;
         let mut transcript = Vec::new();
         let mut progress_displays = HashSet::new();
+        let mut loss_plots = HashMap::new();
         let source_name = format!("In [{count}]");
+        if !silent && request.flag("allow_stdin", false) {
+            let (asker, parent, answers) = (publisher.clone(), request.clone(), Arc::clone(&self.answers));
+            let interrupt = self.session.interrupt_flag();
+            self.session.set_prompter(Some(Box::new(move |prompt: &str| asker.ask(&parent, prompt, &answers, &interrupt))));
+        }
         let result = run_script(&mut self.session, code, &source_name, &mut |output| {
             if matches!(output, Output::Progress { .. }) {
                 if !silent {
                     publisher.progress(request, output, &mut progress_displays);
+                    publisher.loss_plot(request, output, &mut loss_plots);
                 }
                 return;
             }
@@ -201,6 +267,7 @@ impl Cells {
                 }
             }
         });
+        self.session.set_prompter(None);
         let last_was_echo = self
             .session
             .history()
@@ -277,7 +344,7 @@ mod tests {
             buffers: Vec::new(),
         };
         let publisher = Publisher { kernel, out };
-        let report = |id: &str, done| Output::Progress { id: id.into(), label: "infer".into(), done, total: 2, message: String::new() };
+        let report = |id: &str, done| Output::Progress { id: id.into(), label: "infer".into(), done, total: 2, message: String::new(), metrics: Vec::new() };
         let mut shown = HashSet::new();
         publisher.progress(&parent, &report("infer-1", 1), &mut shown);
         publisher.progress(&parent, &report("infer-1", 2), &mut shown);

@@ -7,6 +7,7 @@ pub mod execute;
 pub mod history;
 pub mod introspection;
 pub mod kernelspec;
+pub mod live_plot;
 pub mod message;
 pub mod server;
 pub mod wire;

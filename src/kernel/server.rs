@@ -2,7 +2,10 @@
 //! control ROUTER, IOPub PUB, stdin ROUTER, heartbeat REP echo) on the `zeromq` crate and a
 //! single-threaded tokio runtime. Every incoming message is verified before it is parsed; a
 //! bad signature or a malformed frame is reported on stderr and dropped. Cells run on the
-//! session thread ([`super::execute`]); everything else is answered here at once.
+//! session thread ([`super::execute`]); everything else is answered here at once. The stdin
+//! channel carries the session thread's `input_request`s to the client that ran the cell
+//! (routed by that client's identity, which Jupyter clients give their shell and stdin sockets
+//! alike) and its `input_reply`s back.
 use super::connection::ConnectionInfo;
 use super::execute::{Executor, Outgoing};
 use super::history::History;
@@ -65,13 +68,14 @@ struct Kernel {
     executor: Executor,
     shell: RouterSocket,
     control: RouterSocket,
+    stdin: RouterSocket,
     iopub: PubSocket,
 }
 
 async fn serve(info: &ConnectionInfo) -> Result<()> {
     let shell: RouterSocket = bind(info, info.shell_port, "shell").await?;
     let control: RouterSocket = bind(info, info.control_port, "control").await?;
-    let mut stdin: RouterSocket = bind(info, info.stdin_port, "stdin").await?;
+    let stdin: RouterSocket = bind(info, info.stdin_port, "stdin").await?;
     let iopub: PubSocket = bind(info, info.iopub_port, "iopub").await?;
     let mut heartbeat: RepSocket = bind(info, info.hb_port, "heartbeat").await?;
     tokio::spawn(async move {
@@ -86,13 +90,15 @@ async fn serve(info: &ConnectionInfo) -> Result<()> {
     let (out, mut outgoing) = tokio::sync::mpsc::unbounded_channel();
     let executor = Executor::spawn(session.clone(), Arc::clone(&history), out)?;
     let mut kernel =
-        Kernel { signer: Signer::new(&info.key), session, history, executor, shell, control, iopub };
+        Kernel { signer: Signer::new(&info.key), session, history, executor, shell, control, stdin, iopub };
     loop {
         let flow = tokio::select! {
             received = kernel.shell.recv() => kernel.receive(received, Channel::Shell).await,
             received = kernel.control.recv() => kernel.receive(received, Channel::Control).await,
-            // The kernel never asks for input, so nothing on stdin needs an answer.
-            _ = stdin.recv() => Flow::Continue,
+            received = kernel.stdin.recv() => {
+                kernel.receive_input(received);
+                Flow::Continue
+            }
             Some(message) = outgoing.recv() => {
                 kernel.send(message).await;
                 Flow::Continue
@@ -123,15 +129,42 @@ impl Kernel {
         }
     }
 
+    /// Passes an `input_reply` to the session thread; anything else on stdin is dropped.
+    fn receive_input(&mut self, received: zeromq::ZmqResult<ZmqMessage>) {
+        let decoded = match received {
+            Ok(message) => wire::decode(frames_of(message), &self.signer),
+            Err(error) => {
+                eprintln!("helixfold kernel: stdin: receive failed: {error}");
+                return;
+            }
+        };
+        match decoded {
+            Ok(reply) if reply.msg_type() == "input_reply" => self.executor.answer(reply),
+            Ok(other) => eprintln!("helixfold kernel: stdin: ignoring a message of type '{}'", other.msg_type()),
+            Err(error) => eprintln!("helixfold kernel: stdin: dropped a message: {error:#}"),
+        }
+    }
+
     async fn send(&mut self, outgoing: Outgoing) {
         let (socket_name, message) = match &outgoing {
             Outgoing::Shell(message) => ("shell", message),
             Outgoing::Iopub(message) => ("iopub", message),
+            Outgoing::Stdin(message) => ("stdin", message),
         };
         let Some(frames) = zmq_message(wire::encode(message, &self.signer)) else { return };
-        let sent = match outgoing {
+        let sent = match &outgoing {
             Outgoing::Shell(_) => self.shell.send(frames).await,
             Outgoing::Iopub(_) => self.iopub.send(frames).await,
+            Outgoing::Stdin(question) => {
+                let sent = self.stdin.send(frames).await;
+                if sent.is_err() {
+                    // A question that cannot reach its client (no stdin socket with the shell's
+                    // identity) is answered with an empty line, the default "no", rather than
+                    // waited on for ever.
+                    self.executor.answer(self.session.reply(question, "input_reply", json!({"value": ""})));
+                }
+                sent
+            }
         };
         if let Err(error) = sent {
             eprintln!("helixfold kernel: {socket_name}: send failed: {error}");

@@ -93,7 +93,7 @@ mod tests {
     use super::*;
 
     fn report(id: &str, done: u64) -> Output {
-        Output::Progress { id: id.into(), label: "infer".into(), done, total: 3, message: String::new() }
+        Output::Progress { id: id.into(), label: "infer".into(), done, total: 3, message: String::new(), metrics: Vec::new() }
     }
 
     fn texts(renderer: &mut Renderer, reports: &[(&str, u64)]) -> Vec<Option<String>> {

@@ -23,8 +23,13 @@ impl<'a> Context<'a> {
 
     /// Reports that `done` of `total` steps of `label` have finished.
     pub fn progress(&mut self, label: &str, done: u64, total: u64, message: String) {
+        self.progress_with_metrics(label, done, total, message, Vec::new());
+    }
+
+    /// [`Context::progress`] with the step's numbers by name, for live plots.
+    pub fn progress_with_metrics(&mut self, label: &str, done: u64, total: u64, message: String, metrics: Vec<(String, f64)>) {
         let id = self.id.clone();
-        self.emit(Output::Progress { id, label: label.to_string(), done, total, message });
+        self.emit(Output::Progress { id, label: label.to_string(), done, total, message, metrics });
     }
 }
 
@@ -40,7 +45,7 @@ mod tests {
         context.progress("infer", 1, 2, "0.5 s".into());
         assert_eq!(
             seen,
-            vec![Output::Progress { id: "infer-3".into(), label: "infer".into(), done: 1, total: 2, message: "0.5 s".into() }]
+            vec![Output::Progress { id: "infer-3".into(), label: "infer".into(), done: 1, total: 2, message: "0.5 s".into(), metrics: Vec::new() }]
         );
     }
 }

@@ -43,6 +43,10 @@ pub struct CommandTiming {
     pub succeeded: bool,
 }
 
+/// How a front end answers a command's question (Jupyter's `input_request`): the prompt in,
+/// the line typed out, or an error (interrupted while waiting, the front end went away).
+pub type Prompter = Box<dyn FnMut(&str) -> Result<String> + Send>;
+
 /// The persistent state behind every front end.
 pub struct Session {
     device: Device,
@@ -59,6 +63,8 @@ pub struct Session {
     invocations: u64,
     /// Worker processes that run every command too (`parallel dp=N`).
     workers: Option<crate::parallel::local_workers::LocalWorkers>,
+    /// Who answers questions, when the front end can ask the person using it.
+    prompter: Option<Prompter>,
 }
 
 impl Default for Session {
@@ -80,7 +86,19 @@ impl Session {
             id_token: format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())),
             invocations: 0,
             workers: None,
+            prompter: None,
         }
+    }
+
+    /// Lets commands ask for confirmation through the front end (`None`: nobody can be asked).
+    pub fn set_prompter(&mut self, prompter: Option<Prompter>) {
+        self.prompter = prompter;
+    }
+
+    /// Asks the person at the front end `question`: the answer, or `None` when the front end
+    /// cannot ask (batch scripts, a notebook run without stdin).
+    pub fn ask(&mut self, question: &str) -> Result<Option<String>> {
+        self.prompter.as_mut().map(|prompter| prompter(question)).transpose()
     }
 
     /// A flag that, once set, makes long commands stop at their next step boundary. Front ends

@@ -23,8 +23,10 @@ pub enum Output {
     /// Text meant for the error stream (shown as stderr by every front end).
     Stderr(String),
     /// How far a long command has got: `done` of `total` steps of `label`. Reports of one
-    /// command invocation share `id`; front ends update one display per id.
-    Progress { id: String, label: String, done: u64, total: u64, message: String },
+    /// command invocation share `id`; front ends update one display per id. `metrics` are the
+    /// step's numbers by name (training: `step`, `loss` and each loss term), for front ends
+    /// that plot them as they come.
+    Progress { id: String, label: String, done: u64, total: u64, message: String, metrics: Vec<(String, f64)> },
 }
 
 impl Output {

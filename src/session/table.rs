@@ -477,10 +477,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "reset",
-        summary: "Forget loaded data, model and outputs (device and thread settings stay).",
-        details: "",
-        args: &[flag("history", "also clear the command history")],
-        examples: &["reset", "reset history=true"],
+        summary: "Forget loaded data, model and outputs (device, threads and parallel workers stay).",
+        details: "Where the front end can ask (Jupyter with stdin allowed), it asks for confirmation first and anything but y/yes leaves the session unchanged;\n\
+                  force=true skips the question. Where nobody can be asked (scripts, notebooks run without stdin) it proceeds, as IPython's %reset does.",
+        args: &[flag("history", "also clear the command history"), flag("force", "do not ask for confirmation")],
+        examples: &["reset", "reset history=true", "reset force=true"],
         run: commands::general::reset,
     },
     CommandSpec {

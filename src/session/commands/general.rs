@@ -60,14 +60,31 @@ pub fn history(session: &mut Session, args: &Args, _context: &mut Context) -> Re
     Ok(vec![Output::table(&["#", "command"], rows)])
 }
 
+/// What `reset` asks before discarding the session's state.
+pub const RESET_QUESTION: &str = "discard the session state (inputs, model, parameters, training run, outputs)? [y/N] ";
+
+/// Asks for confirmation where the front end can ask and `force=true` is not given, as IPython's
+/// `%reset` does (`-f` skips the question, and without stdin it proceeds).
 pub fn reset(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
+    if !args.flag("force").unwrap_or(false) {
+        if let Some(answer) = session.ask(RESET_QUESTION)? {
+            if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+                return Ok(vec![Output::Text("reset cancelled: the session is unchanged".into())]);
+            }
+        }
+    }
     let keep_device = session.device;
     let (history, timings) = if args.flag("history").unwrap_or(false) {
         (Vec::new(), Vec::new())
     } else {
         (std::mem::take(&mut session.history), std::mem::take(&mut session.timings))
     };
-    *session = Session { device: keep_device, history, timings, interrupt: session.interrupt_flag(), ..Session::new() };
+    let prompter = session.prompter.take();
+    // Worker processes and their layout outlive a reset: they run the same reset.
+    let workers = session.workers.take();
+    let layout = std::mem::take(&mut session.model.parallel);
+    *session = Session { device: keep_device, history, timings, interrupt: session.interrupt_flag(), prompter, workers, ..Session::new() };
+    session.model.parallel = layout;
     Ok(vec![Output::Text("session reset".into())])
 }
 
@@ -120,6 +137,29 @@ mod tests {
         run(&mut session, "echo a; echo b");
         let text = run(&mut session, "history 2")[0].to_text();
         assert!(text.contains("2  echo b") && text.contains("3  history 2"), "{text}");
+    }
+
+    #[test]
+    fn reset_asks_when_it_can_and_force_skips_the_question() {
+        let mut session = Session::new();
+        run(&mut session, "data seed=7");
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answers = std::sync::Mutex::new(vec!["yes", "n"]);
+        let log = std::sync::Arc::clone(&asked);
+        session.set_prompter(Some(Box::new(move |question: &str| {
+            log.lock().unwrap().push(question.to_string());
+            Ok(answers.lock().unwrap().pop().unwrap_or("").to_string())
+        })));
+        assert_eq!(run(&mut session, "reset")[0].to_text(), "reset cancelled: the session is unchanged");
+        assert_eq!(session.data_config().seed, 7);
+        assert_eq!(run(&mut session, "reset")[0].to_text(), "session reset");
+        assert_ne!(session.data_config().seed, 7);
+        run(&mut session, "data seed=7; reset force=true");
+        assert_ne!(session.data_config().seed, 7);
+        assert_eq!(*asked.lock().unwrap(), vec![RESET_QUESTION, RESET_QUESTION], "force=true must not ask");
+        session.set_prompter(None);
+        run(&mut session, "data seed=7; reset");
+        assert_ne!(session.data_config().seed, 7, "without a prompter reset proceeds");
     }
 
     #[test]

@@ -215,7 +215,9 @@ fn run_steps(session: &Session, run: &mut TrainingRun, goal: &Goal, context: &mu
             Goal::Duration(d) => started.elapsed().as_secs().min(d.as_secs()),
             _ => reports.len() as u64 + 1,
         };
-        context.progress("train", done, total, message);
+        let mut metrics = vec![("step".to_string(), report.step as f64), ("loss".to_string(), report.loss)];
+        metrics.extend(report.terms.iter().map(|(name, value)| (name.clone(), *value)));
+        context.progress_with_metrics("train", done, total, message, metrics);
         reports.push(report);
     }
 }

@@ -1,0 +1,60 @@
+//! `jupyter console` (the Jupyter project's terminal client, pip `jupyter-console`) driving the
+//! HelixFold kernel through a real pseudo-terminal ([`terminal::Terminal`]): the console starts
+//! the kernel from the kernelspec installed into a temporary prefix, runs a command and shows
+//! its output; Ctrl-C during a long `train step 1000` makes the console send an interrupt
+//! (`interrupt_mode: message`, so an `interrupt_request` on control), the console gets its
+//! prompt back, and `show training` reports exactly the steps taken: the session kept its state.
+#[path = "support/jupyter.rs"]
+mod jupyter;
+#[path = "support/terminal.rs"]
+mod terminal;
+
+use std::time::Duration;
+use terminal::Terminal;
+
+#[test]
+fn jupyter_console_runs_commands_and_ctrl_c_interrupts_training() {
+    let Some(jupyter) = jupyter::Jupyter::install("helixfold-console") else { return };
+    let command = format!(
+        "env {} '{}' console --kernel {} --no-confirm-exit",
+        jupyter.env_prefix(),
+        jupyter::root().join(".venv/bin/jupyter").display(),
+        jupyter.kernel
+    );
+    let Some(terminal) = Terminal::start("console", &command, "In [1]: ") else { return };
+
+    terminal.keys(&["echo from-the-console", "Enter"]);
+    terminal.wait_for("\nfrom-the-console\n");
+    terminal.wait_for("In [2]: ");
+
+    let demo = jupyter::root().join("examples/data/1a8o.pdb");
+    let setup = format!("load {} name=native; model tiny templates=false; params init", demo.display());
+    terminal.keys(&[&setup, "Enter"]);
+    terminal.wait_for("parameters of tiny");
+    terminal.wait_for("In [3]: ");
+
+    // The console prints a display's first text (later updates are for notebooks), so the
+    // first step's report shows that training runs; a few more steps pass before Ctrl-C.
+    terminal.keys(&["train step 1000 warmup=0", "Enter"]);
+    terminal.wait_for("train: 1/1000 step ");
+    std::thread::sleep(Duration::from_secs(2));
+    terminal.keys(&["C-c"]);
+    let screen = terminal.wait_for("(interrupted); run at step ");
+    let steps: u64 = screen
+        .split("(interrupted); run at step ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no step count on screen:\n{screen}"));
+    assert!((1..1000).contains(&steps), "{steps} steps; screen:\n{screen}");
+    terminal.wait_for("In [4]: ");
+
+    terminal.keys(&["show training", "Enter"]);
+    let screen = terminal.wait_for("steps this session");
+    let row = screen.lines().find(|l| l.starts_with("steps ")).unwrap_or_else(|| panic!("{screen}"));
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["steps", steps.to_string().as_str()], "{screen}");
+    terminal.keys(&["echo alive", "Enter"]);
+    terminal.wait_for("\nalive\n");
+    terminal.keys(&["C-d"]);
+    terminal.wait_for("EXIT=0");
+}
