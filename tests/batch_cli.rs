@@ -236,7 +236,7 @@ fn unknown_commands_keys_and_values_name_their_line() {
     failed_at(&run, 2, "data crop_size=big", "crop_size=big: expected integer 16..=100000");
 
     let run = run_script(dir.path(), "show everything\n");
-    failed_at(&run, 1, "show everything", "expected one of inputs, config");
+    failed_at(&run, 1, "show everything", "expected one of inputs, batch, config");
 
     let run = run_script(dir.path(), "load\n");
     failed_at(&run, 1, "load", "missing argument 'file'");

@@ -141,12 +141,10 @@ impl EmbeddingsAndEvoformer {
         opts: &RuntimeOptions,
     ) -> Result<TrunkOutput<'_>> {
         let kind = opts.precision.kind();
-        if self.template_embedding.is_some() != batch.templates.is_some() {
-            bail!(
-                "the model {} templates but the batch {} them",
-                if self.template_embedding.is_some() { "embeds" } else { "has no" },
-                if batch.templates.is_some() { "has" } else { "lacks" }
-            );
+        // A model without the template embedding ignores a batch's templates, as AlphaFold's
+        // `template.enabled = False` does.
+        if self.template_embedding.is_some() && batch.templates.is_none() {
+            bail!("the model embeds templates but the batch lacks them");
         }
         let target_feat = batch.target_feat.to_kind(kind);
         // [N_seq, N_res, c_m]

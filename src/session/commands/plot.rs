@@ -182,7 +182,10 @@ fn templates(session: &Session) -> Result<Figure> {
     let query = aatype.to_i64_vec()?[..n].to_vec();
     let residues = template_aatype.to_i64_vec()?;
     let mask = masks.to_f32_vec()?;
+    // Padding templates (an empty search padded to the preset's count) have template_mask 0.
+    let real = feature("template_mask")?.to_f32_vec()?;
     let rows: Vec<TemplateRow> = (0..t)
+        .filter(|&k| real.get(k).is_some_and(|&m| m > 0.0))
         .map(|k| TemplateRow {
             aatype: residues[k * n..(k + 1) * n].to_vec(),
             covered: (0..n).map(|i| mask[(k * n + i) * 37 + 1] > 0.0).collect(),
