@@ -5,7 +5,8 @@
 //! ([`crate::model::alphafold::AlphaFold`]) and the files AlphaFold writes: `ranked_0.pdb` with
 //! per-residue pLDDT B-factors, `pae.json` (AlphaFold DB format, `_ptm` models),
 //! `ranking_debug.json`, `timings.json` (seconds per stage) and `outputs.npz` (the outputs by
-//! AlphaFold's names).
+//! AlphaFold's names), with ColabFold's pictures next to them: `coverage.png` (the input MSA,
+//! when the input was not an already processed batch), `plddt.png` and `pae.png` (`_ptm`).
 use crate::data::array::{FeatureDict, NpArray};
 use crate::data::fasta::read_fasta;
 use crate::data::feature_file::read_feature_file;
@@ -66,7 +67,7 @@ pub fn predict(options: &PredictOptions) -> Result<PredictionSummary> {
     let mut timings = BTreeMap::new();
 
     let started = Instant::now();
-    let (batch, num_recycle) = load_batch(options, &config)?;
+    let (batch, num_recycle, input_msa) = load_batch(options, &config)?;
     timings.insert("features".to_string(), started.elapsed().as_secs_f64());
 
     let started = Instant::now();
@@ -78,7 +79,9 @@ pub fn predict(options: &PredictOptions) -> Result<PredictionSummary> {
         .context("running the model")?;
     timings.insert("predict".to_string(), started.elapsed().as_secs_f64());
 
-    write_outputs(options, &batch, &outputs, num_recycle, timings)
+    let summary = write_outputs(options, &batch, &outputs, num_recycle, timings)?;
+    write_pictures(&options.out_dir, input_msa.as_ref(), &outputs)?;
+    Ok(summary)
 }
 
 /// The network of `config` on `device` with its parameters: DeepMind's `.npz`, an own
@@ -100,14 +103,22 @@ pub fn build_model(
     Ok((vs, model))
 }
 
-/// The processed batch on the device, with a leading recycle axis of `num_recycle + 1` copies.
-fn load_batch(options: &PredictOptions, config: &ModelConfig) -> Result<(BTreeMap<String, Tensor>, i64)> {
+/// The processed batch on the device, with a leading recycle axis of `num_recycle + 1` copies,
+/// the number of recycles, and the input MSA (raw features only: a processed batch has lost it).
+fn load_batch(options: &PredictOptions, config: &ModelConfig) -> Result<(BTreeMap<String, Tensor>, i64, Option<Msa>)> {
     let path = &options.input;
     let head = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let features = if head.first() == Some(&b'>') {
         raw_from_fasta(path, &options.msas)?
     } else {
         read_feature_file(path)?
+    };
+    let input_msa = match (features.get("msa"), features.contains_key("msa_feat")) {
+        (Some(msa), false) => {
+            let num_res = msa.shape.get(1).copied().unwrap_or(0);
+            Some(Msa::from_hhblits_ids(&msa.to_i64_vec()?, num_res).with_context(|| format!("the MSA of {}", path.display()))?)
+        }
+        _ => None,
     };
     let processed = if features.contains_key("msa_feat") {
         features
@@ -125,8 +136,26 @@ fn load_batch(options: &PredictOptions, config: &ModelConfig) -> Result<(BTreeMa
         process_features(&features, &data, options.seed)
             .with_context(|| format!("processing the features of {}", path.display()))?
     };
-    batch_tensors(&processed, options.device, options.num_recycle, config.num_recycle)
-        .with_context(|| format!("the batch of {}", path.display()))
+    let (batch, num_recycle) = batch_tensors(&processed, options.device, options.num_recycle, config.num_recycle)
+        .with_context(|| format!("the batch of {}", path.display()))?;
+    Ok((batch, num_recycle, input_msa))
+}
+
+/// ColabFold's pictures of a prediction: MSA coverage, pLDDT and, for `_ptm` models, PAE.
+fn write_pictures(dir: &Path, input_msa: Option<&Msa>, outputs: &NamedOutputs) -> Result<()> {
+    let mut figures = vec![("plddt.png", crate::plot::confidence::plddt(&output_f32(outputs, "plddt")?)?)];
+    if let Some(msa) = input_msa {
+        figures.push(("coverage.png", crate::plot::msa::msa_coverage(msa)?));
+    }
+    if let Some(matrix) = predicted_pae(outputs)? {
+        let rows: Vec<Vec<f32>> = matrix.values.chunks(matrix.num_res).map(<[f32]>::to_vec).collect();
+        figures.push(("pae.png", crate::plot::confidence::pae(&rows, matrix.max_predicted_aligned_error)?));
+    }
+    for (name, figure) in figures {
+        let path = dir.join(name);
+        std::fs::write(&path, &figure.png).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// A processed batch as tensors on `device` with a leading recycle axis, and the number of

@@ -188,12 +188,13 @@ fn runtime_settings_and_sleep_run_in_batch() {
     assert!(run.stdout.contains("precision: bf16"), "{}", run.stdout);
     assert_eq!(table_value(&run.stdout, "chunk_size"), "4");
     assert_eq!(table_value(&run.stdout, "fused_attention"), "true");
-    let run = run_script(dir.path(), "precision fp16\necho NEVER\n");
-    failed_at(&run, 1, "precision fp16", "expected one of fp32, bf16");
-    let run = run_script(dir.path(), "runtime chunk=4\necho NEVER\n");
-    failed_at(&run, 1, "runtime chunk=4", "unknown key 'chunk'; valid keys: chunk_size, fused_attention");
-    let run = run_script(dir.path(), "sleep -1\necho NEVER\n");
-    failed_at(&run, 1, "sleep -1", "expected number 0..=86400");
+    for (command, cause) in [
+        ("precision fp16", "expected one of fp32, bf16"),
+        ("runtime chunk=4", "unknown key 'chunk'; valid keys: chunk_size, fused_attention"),
+        ("sleep -1", "expected number 0..=86400"),
+    ] {
+        failed_at(&run_script(dir.path(), &format!("{command}\necho NEVER\n")), 1, command, cause);
+    }
 }
 
 #[test]

@@ -45,6 +45,12 @@ fn predict_writes_every_output_with_alphafold_shapes() {
     let ca_lines = pdb.lines().filter(|l| l.starts_with("ATOM") && &l[12..16] == " CA ").count();
     assert_eq!(ca_lines, T1026_RESIDUES);
 
+    // ColabFold's pictures next to the PDB: PNG files (the signature of the PNG specification).
+    for picture in ["coverage.png", "plddt.png", "pae.png"] {
+        let bytes = std::fs::read(dir.join(picture)).unwrap_or_else(|e| panic!("{picture}: {e}"));
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 1000, "{picture}");
+    }
+
     let pae: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("pae.json")).unwrap()).unwrap();
     let rows = pae[0]["predicted_aligned_error"].as_array().unwrap();

@@ -19,7 +19,7 @@
 //! they are not part of this module.
 use super::fasta::{parse_records, RecordSyntax};
 use super::text_file::{check_no_nul, read_text_file};
-use anyhow::{bail, ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
@@ -248,6 +248,34 @@ pub const HHBLITS_AA_TO_ID: [(char, i32); 27] = [
 /// Number of classes of the HHblits encoding (20 amino acids, unknown, gap).
 pub const HHBLITS_NUM_CLASSES: usize = 22;
 
+/// The symbol of each HHblits id, `0..HHBLITS_NUM_CLASSES` (the inverse of [`HHBLITS_AA_TO_ID`]
+/// on its canonical letters).
+const HHBLITS_SYMBOLS: &[u8; HHBLITS_NUM_CLASSES] = b"ACDEFGHIKLMNPQRSTVWYX-";
+
+impl Msa {
+    /// An MSA from AlphaFold's `msa` feature: `[N_seq, N_res]` HHblits ids, row-major, no
+    /// deletions or descriptions. An id outside the encoding is an error.
+    pub fn from_hhblits_ids(ids: &[i64], num_res: usize) -> Result<Self> {
+        ensure!(num_res > 0 && ids.len() % num_res == 0, "an msa of {} ids is not [N_seq, {num_res}]", ids.len());
+        let sequences = ids
+            .chunks(num_res)
+            .map(|row| {
+                row.iter()
+                    .map(|&id| {
+                        usize::try_from(id)
+                            .ok()
+                            .and_then(|i| HHBLITS_SYMBOLS.get(i))
+                            .map(|&b| b as char)
+                            .with_context(|| format!("msa id {id} is outside the HHblits encoding (0..{HHBLITS_NUM_CLASSES})"))
+                    })
+                    .collect::<Result<String>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows = sequences.len();
+        Ok(Self { sequences, deletion_matrix: vec![vec![0; num_res]; rows], descriptions: vec![String::new(); rows] })
+    }
+}
+
 /// HHblits id of an aligned-sequence symbol; `None` for symbols outside the table (lower case
 /// included, as in AlphaFold).
 pub fn hhblits_aa_id(symbol: char) -> Option<i32> {
@@ -328,6 +356,18 @@ pub fn make_msa_features(msas: &[&Msa]) -> Result<MsaFeatures> {
 mod tests {
     use super::*;
     use crate::testing::shared_data;
+
+    #[test]
+    fn hhblits_ids_decode_back_to_the_aligned_rows() {
+        let msa = parse_a3m(">q\nACDWY\n>h\nA-DxXY\n", "toy.a3m").unwrap();
+        let features = make_msa_features(&[&msa]).unwrap();
+        let ids: Vec<i64> = features.msa.iter().flatten().map(|&i| i as i64).collect();
+        let decoded = Msa::from_hhblits_ids(&ids, 5).unwrap();
+        assert_eq!(decoded.sequences, vec!["ACDWY", "A-DXY"]);
+        let err = Msa::from_hhblits_ids(&[0, 22], 2).unwrap_err().to_string();
+        assert!(err.contains("msa id 22 is outside"), "{err}");
+        assert!(Msa::from_hhblits_ids(&[0, 1, 2], 2).is_err());
+    }
 
     #[test]
     fn a3m_deletions_on_a_hand_made_alignment() {
