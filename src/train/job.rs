@@ -3,8 +3,9 @@
 //! structure, the loop with periodic evaluation and checkpoints, and the folder's files:
 //!
 //! - `metrics.jsonl`: one JSON object per step — `step`, `loss`, every loss term by name, `lr`,
-//!   `grad_norm`, `seconds`, `recycles`, `peak_memory_bytes`, and `lddt_ca` / `tm_score` on
-//!   evaluated steps (appended to when a run is resumed);
+//!   `grad_norm`, `train_lddt_ca` (the step's prediction against its own labels), `seconds`,
+//!   `recycles`, `peak_memory_bytes`, and `lddt_ca` / `tm_score` (the averaged weights against
+//!   the native) on evaluated steps (appended to when a run is resumed);
 //! - `checkpoint.safetensors`: the latest training state ([`super::checkpoint`]);
 //! - `average.safetensors`: the averaged weights at the end, a model for `predict --params`.
 use super::batches::{load_structure_example, training_data_config, BatchSource, DatasetBatches, ExampleBatches};
@@ -97,6 +98,7 @@ impl StepRecord {
         }
         line.insert("lr".into(), r.lr.into());
         line.insert("grad_norm".into(), r.grad_norm.into());
+        line.insert("train_lddt_ca".into(), r.lddt_ca.into());
         line.insert("seconds".into(), r.seconds.into());
         line.insert("recycles".into(), r.recycles.clone().into());
         if let Some(bytes) = r.peak_memory_bytes {

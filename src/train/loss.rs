@@ -13,7 +13,7 @@ use crate::loss::experimentally_resolved::experimentally_resolved_loss;
 use crate::loss::fape::{backbone_fape, sidechain_fape};
 use crate::loss::masked_msa::masked_msa_loss;
 use crate::loss::pae::predicted_aligned_error_loss;
-use crate::loss::plddt::plddt_loss;
+use crate::loss::plddt::{per_residue_lddt, plddt_loss};
 use crate::loss::torsion::supervised_chi_loss;
 use crate::loss::total::{structure_module_loss, total_loss, HeadLosses, StructureModuleLosses};
 use crate::loss::violations::{find_structural_violations, structural_violation_loss};
@@ -25,11 +25,15 @@ use tch::{Kind, Tensor};
 /// atom37 (and atom14) slot of Cα.
 const CA_INDEX: i64 = 1;
 
-/// The weighted total and every term by name, all scalars with gradients.
+/// The weighted total and every term by name, all scalars with gradients, and the prediction's
+/// lDDT-Cα against the labels (a metric, not part of the loss).
 #[derive(Debug)]
 pub struct LossTerms {
     /// What is back-propagated.
     pub total: Tensor,
+    /// Mean per-residue lDDT-Cα (0–1) of the final structure against the labels' resolved Cα, the
+    /// quantity the pLDDT head learns to predict; no gradient.
+    pub lddt_ca: Tensor,
     /// Unweighted terms: `distogram`, `masked_msa`, `backbone_fape`, `sidechain_fape`, `chi`,
     /// `angle_norm`, `violation` (when weighed), `structure_module` (their mix),
     /// `predicted_lddt`, `experimentally_resolved`, `predicted_aligned_error` (pTM models).
@@ -164,12 +168,13 @@ pub fn training_loss(outputs: &TrainingOutputs, config: &ModelConfig, use_clampe
     let masked_msa = masked_msa_loss(&outputs.masked_msa_logits, &integers("true_msa")?, &label("bert_mask")?);
     let all_atom_positions = label("all_atom_positions")?;
     let all_atom_mask = label("all_atom_mask")?;
-    let predicted_lddt = plddt_loss(
-        &outputs.predicted_lddt_logits,
-        &float(&structure.final_atom_positions).select(-2, CA_INDEX),
-        &all_atom_positions.select(-2, CA_INDEX),
-        &all_atom_mask.select(-1, CA_INDEX),
-    );
+    let predicted_ca = float(&structure.final_atom_positions).select(-2, CA_INDEX);
+    let (true_ca, true_ca_mask) = (all_atom_positions.select(-2, CA_INDEX), all_atom_mask.select(-1, CA_INDEX));
+    let predicted_lddt = plddt_loss(&outputs.predicted_lddt_logits, &predicted_ca, &true_ca, &true_ca_mask);
+    let lddt_ca = {
+        let per_residue = per_residue_lddt(&predicted_ca.detach(), &true_ca, &true_ca_mask);
+        (per_residue * &true_ca_mask).sum(Kind::Float) / (true_ca_mask.sum(Kind::Float) + 1e-10)
+    };
     let experimentally_resolved = experimentally_resolved_loss(
         &outputs.experimentally_resolved_logits,
         &all_atom_mask,
@@ -203,7 +208,7 @@ pub fn training_loss(outputs: &TrainingOutputs, config: &ModelConfig, use_clampe
         predicted_aligned_error,
     };
     let total = total_loss(&head_losses, heads, &label("resolution")?);
-    Ok(LossTerms { total, terms })
+    Ok(LossTerms { total, lddt_ca, terms })
 }
 
 #[cfg(test)]

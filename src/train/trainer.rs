@@ -89,6 +89,9 @@ pub struct StepReport {
     pub terms: BTreeMap<String, f64>,
     /// Global norm of the gradient before clipping, mean over the examples.
     pub grad_norm: f64,
+    /// lDDT-Cα (0–1) of the step's predictions against their labels, mean over the examples
+    /// ([`super::loss::LossTerms::lddt_ca`]).
+    pub lddt_ca: f64,
     pub lr: f64,
     /// Recycles drawn for each example.
     pub recycles: Vec<i64>,
@@ -248,6 +251,7 @@ impl Trainer {
         let mut loss = 0.0;
         let mut terms: BTreeMap<String, f64> = BTreeMap::new();
         let mut grad_norm = 0.0;
+        let mut lddt_ca = 0.0;
         let mut recycles = Vec::with_capacity(batches.len());
         let runtime = RuntimeOptions { training: true, ..self.config.runtime };
         let (first_example, ranks) = match &self.data_parallel {
@@ -273,7 +277,7 @@ impl Trainer {
                 self.example_gradient(batch, num_recycle, use_clamped_fape, &runtime)
             };
             self.params.zero_grad();
-            let (example_loss, example_terms, example_gradient) = example_gradient?;
+            let (example_loss, example_terms, example_lddt_ca, example_gradient) = example_gradient?;
             let norm = example_gradient.norm().double_value(&[]);
             let scale = match self.config.clip_norm {
                 Some(clip) => (clip / (norm + 1e-6)).min(1.0),
@@ -282,6 +286,7 @@ impl Trainer {
             gradient += example_gradient * scale;
             loss += example_loss;
             grad_norm += norm;
+            lddt_ca += example_lddt_ca;
             for (name, value) in example_terms {
                 *terms.entry(name).or_default() += value;
             }
@@ -299,6 +304,7 @@ impl Trainer {
             loss: loss / n,
             terms: terms.into_iter().map(|(k, v)| (k, v / n)).collect(),
             grad_norm: grad_norm / n,
+            lddt_ca: lddt_ca / n,
             lr,
             recycles,
             seconds: started.elapsed().as_secs_f64(),
@@ -309,14 +315,14 @@ impl Trainer {
         Ok(report)
     }
 
-    /// Loss, its terms and the flat gradient `[P]` of one example.
+    /// Loss, its terms, lDDT-Cα and the flat gradient `[P]` of one example.
     fn example_gradient(
         &self,
         batch: &Batch,
         num_recycle: i64,
         use_clamped_fape: f64,
         runtime: &RuntimeOptions,
-    ) -> Result<(f64, BTreeMap<String, f64>, Tensor)> {
+    ) -> Result<(f64, BTreeMap<String, f64>, f64, Tensor)> {
         let (outputs, recompute_tape) = forward_training(&self.model, batch, num_recycle, runtime)?;
         let losses = training_loss(&outputs, &self.model_config, use_clamped_fape)?;
         let total = losses.total.double_value(&[]);
@@ -325,7 +331,7 @@ impl Trainer {
         }
         losses.total.backward();
         recompute_tape.backward().context("recomputing the trunk's blocks for their gradients")?;
-        Ok((total, values(&losses.terms), self.params.flat_gradient()))
+        Ok((total, values(&losses.terms), losses.lddt_ca.double_value(&[]), self.params.flat_gradient()))
     }
 
     /// Runs `f` with the averaged weights in the model, then puts the trained ones back.

@@ -42,6 +42,7 @@ pub const KINDS: &[&str] = &[
     "loss",
     "lr",
     "grad_norm",
+    "lddt",
     "step_time",
     "compare_plddt",
     "compare_pae",
@@ -136,7 +137,7 @@ fn figure(session: &mut Session, args: &Args, kind: &str, context: &mut Context)
         }
         "templates" => templates(session),
         "attention" | "pair" | "pair_pc" | "msa_rep" | "recycles" | "trajectory" => network(session, args, kind, context),
-        "loss" | "lr" | "grad_norm" | "step_time" => training(session, args, kind),
+        "loss" | "lr" | "grad_norm" | "lddt" | "step_time" => training(session, args, kind),
         "compare_plddt" | "compare_pae" => compare(session, args, kind),
         other => bail!("unknown plot '{other}'; expected one of {}", KINDS.join(", ")),
     }
@@ -319,6 +320,7 @@ fn training(session: &Session, args: &Args, kind: &str) -> Result<Figure> {
         }
         "lr" => plot::training::learning_rate(&points(|r| r.lr), log_y),
         "grad_norm" => plot::training::grad_norm(&points(|r| r.grad_norm), log_y),
+        "lddt" => plot::training::lddt_ca(&[("training batch", &points(|r| r.lddt_ca))]),
         _ => plot::training::step_time(&points(|r| r.seconds)),
     }
 }
@@ -482,6 +484,7 @@ mod tests {
             ("plot loss", "Training loss"),
             ("plot lr log=true", "Learning rate"),
             ("plot grad_norm", "Gradient norm"),
+            ("plot lddt", "lDDT-Cα"),
             ("plot step_time", "Step time"),
         ] {
             let outputs = session.execute(line).unwrap_or_else(|(_, e)| panic!("{line}: {e}"));

@@ -241,6 +241,7 @@ fn summary(run: &TrainingRun, reports: &[StepReport], stop: &str) -> Vec<Output>
     let mut rows = vec![
         vec!["loss".to_string(), format!("{:.4}", last.loss)],
         vec!["grad_norm".to_string(), format!("{:.4}", last.grad_norm)],
+        vec!["lddt_ca".to_string(), format!("{:.4}", last.lddt_ca)],
         vec!["lr".to_string(), format!("{:.3e}", last.lr)],
     ];
     rows.extend(last.terms.iter().map(|(name, value)| vec![name.clone(), format!("{value:.4}")]));
