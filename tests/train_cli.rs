@@ -168,8 +168,9 @@ fn train_cli_writes_metrics_and_checkpoints_and_resumes() {
         for key in ["loss", "backbone_fape", "sidechain_fape", "distogram", "masked_msa", "lr", "grad_norm", "seconds"] {
             assert!(line[key].as_f64().is_some_and(f64::is_finite), "{key} in {line}");
         }
-        let train_lddt = line["train_lddt_ca"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&train_lddt), "{line}");
+        for key in ["train_lddt_ca", "train_tm_score"] {
+            assert!(line[key].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{key} in {line}");
+        }
     }
     // Evaluated after step 2 (index 1) and at the last step.
     assert!(metrics[0].get("lddt_ca").is_none());

@@ -1,4 +1,5 @@
-//! Training curves: loss terms, learning rate, gradient norm, lDDT-Cα and step time over steps.
+//! Training curves: loss terms, learning rate, gradient norm, lDDT-Cα and TM-score, and step time
+//! over steps.
 //!
 //! Every series is a `&[(step, value)]` slice as a training loop logs it; the plots are line
 //! charts with a legend when there is more than one series.
@@ -48,9 +49,9 @@ pub fn grad_norm(points: &[(u64, f64)], log_y: bool) -> Result<Figure> {
     steps_chart("Gradient norm", "‖g‖₂", &[("grad norm", points)], log_y)
 }
 
-/// lDDT-Cα (0–1 or 0–100, as logged) over steps, e.g. train and validation.
-pub fn lddt_ca(series: &[NamedSeries]) -> Result<Figure> {
-    steps_chart("lDDT-Cα", "lDDT-Cα", series, false)
+/// Structure scores over steps (lDDT-Cα, TM-score; 0–1), one series each.
+pub fn structure_scores(series: &[NamedSeries]) -> Result<Figure> {
+    steps_chart("lDDT-Cα and TM-score", "Score (0–1)", series, false)
 }
 
 /// Wall-clock seconds per step.
@@ -96,7 +97,7 @@ mod tests {
         let times = decay(2.0, 1.0);
         crate::plot::figure::tests::check_png(&step_time(&times).unwrap());
         crate::plot::figure::tests::check_png(&grad_norm(&times, false).unwrap());
-        crate::plot::figure::tests::check_png(&lddt_ca(&[("train", times.as_slice())]).unwrap());
+        crate::plot::figure::tests::check_png(&structure_scores(&[("train", times.as_slice())]).unwrap());
     }
 
     #[test]

@@ -360,7 +360,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                   (one head's map, head 0 by default); pair [block=] (channel norms ‖z_ij‖, every block side by side unless block=); pair_pc [block=] (first principal\n\
                   component of z_ij's channels); msa_rep [block=] (channel norms of the MSA representation); recycles (changes between iterations);\n\
                   trajectory [recycle=] (Cα traces after each structure-module layer on the final structure's principal plane, coloured by layer).\n\
-                  Training (the session's run): loss [log=true] (total and every term), lr [log=true], grad_norm [log=true], lddt (the lDDT-Cα of each step's prediction against its labels), step_time.\n\
+                  Training (the session's run): loss [log=true] (total and every term), lr [log=true], grad_norm [log=true], lddt (lDDT-Cα and TM-score of each step's prediction against its labels), step_time.\n\
                   Comparisons of two structures (predictions kept by `infer name=...`, or loaded): compare_plddt a= b= (pLDDT curves), compare_pae a= b= (PAE maps).\n\
                   The figure is shown as SVG; path= also writes it as .svg or .png.",
         args: &[

@@ -3,7 +3,8 @@
 //! structure, the loop with periodic evaluation and checkpoints, and the folder's files:
 //!
 //! - `metrics.jsonl`: one JSON object per step — `step`, `loss`, every loss term by name, `lr`,
-//!   `grad_norm`, `train_lddt_ca` (the step's prediction against its own labels), `seconds`,
+//!   `grad_norm`, `train_lddt_ca` and `train_tm_score` (the step's prediction against its own
+//!   labels), `seconds`,
 //!   `recycles`, `peak_memory_bytes`, and `lddt_ca` / `tm_score` (the averaged weights against
 //!   the native) on evaluated steps (appended to when a run is resumed);
 //! - `checkpoint.safetensors`: the latest training state ([`super::checkpoint`]);
@@ -99,6 +100,7 @@ impl StepRecord {
         line.insert("lr".into(), r.lr.into());
         line.insert("grad_norm".into(), r.grad_norm.into());
         line.insert("train_lddt_ca".into(), r.lddt_ca.into());
+        line.insert("train_tm_score".into(), r.tm_score.into());
         line.insert("seconds".into(), r.seconds.into());
         line.insert("recycles".into(), r.recycles.clone().into());
         if let Some(bytes) = r.peak_memory_bytes {

@@ -34,6 +34,8 @@ pub struct LossTerms {
     /// Mean per-residue lDDT-Cα (0–1) of the final structure against the labels' resolved Cα, the
     /// quantity the pLDDT head learns to predict; no gradient.
     pub lddt_ca: Tensor,
+    /// TM-score (0–1) of the final Cα against the labels' resolved Cα, normalised by their count.
+    pub tm_score: f64,
     /// Unweighted terms: `distogram`, `masked_msa`, `backbone_fape`, `sidechain_fape`, `chi`,
     /// `angle_norm`, `violation` (when weighed), `structure_module` (their mix),
     /// `predicted_lddt`, `experimentally_resolved`, `predicted_aligned_error` (pTM models).
@@ -175,6 +177,7 @@ pub fn training_loss(outputs: &TrainingOutputs, config: &ModelConfig, use_clampe
         let per_residue = per_residue_lddt(&predicted_ca.detach(), &true_ca, &true_ca_mask);
         (per_residue * &true_ca_mask).sum(Kind::Float) / (true_ca_mask.sum(Kind::Float) + 1e-10)
     };
+    let tm_score = resolved_tm_score(&predicted_ca, &true_ca, &true_ca_mask)?;
     let experimentally_resolved = experimentally_resolved_loss(
         &outputs.experimentally_resolved_logits,
         &all_atom_mask,
@@ -208,12 +211,42 @@ pub fn training_loss(outputs: &TrainingOutputs, config: &ModelConfig, use_clampe
         predicted_aligned_error,
     };
     let total = total_loss(&head_losses, heads, &label("resolution")?);
-    Ok(LossTerms { total, lddt_ca, terms })
+    Ok(LossTerms { total, lddt_ca, tm_score, terms })
+}
+
+/// TM-score of predicted against true Cα `[N_res, 3]` over the residues `mask` `[N_res]` marks
+/// resolved (Zhang & Skolnick (2004), `metrics::tm_score`); 0 when none is.
+fn resolved_tm_score(predicted: &Tensor, truth: &Tensor, mask: &Tensor) -> Result<f64> {
+    let points = |t: &Tensor| -> Result<Vec<[f64; 3]>> {
+        let values = Vec::<f64>::try_from(t.detach().to_device(tch::Device::Cpu).to_kind(Kind::Double).flatten(0, -1))?;
+        Ok(values.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect())
+    };
+    let resolved = Vec::<f64>::try_from(mask.to_device(tch::Device::Cpu).to_kind(Kind::Double).flatten(0, -1))?;
+    let (predicted, truth) = (points(predicted)?, points(truth)?);
+    let keep: Vec<usize> = (0..resolved.len()).filter(|&i| resolved[i] > 0.0).collect();
+    if keep.is_empty() || predicted.len() != resolved.len() || truth.len() != resolved.len() {
+        return Ok(0.0);
+    }
+    let model: Vec<[f64; 3]> = keep.iter().map(|&i| predicted[i]).collect();
+    let native: Vec<[f64; 3]> = keep.iter().map(|&i| truth[i]).collect();
+    Ok(crate::metrics::tm_score::tm_score(&model, &native, keep.len()).score)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A structure scores 1 against itself over its resolved residues (the unresolved one, far
+    /// off, is left out), and 0 when nothing is resolved.
+    #[test]
+    fn tm_score_covers_the_resolved_residues() {
+        let truth = Tensor::from_slice(&[0.0f32, 0.0, 0.0, 3.8, 0.0, 0.0, 7.6, 0.0, 0.0, 11.4, 0.0, 0.0]).reshape([4, 3]);
+        let mut predicted = truth.copy();
+        let _ = predicted.get(3).fill_(100.0);
+        let mask = Tensor::from_slice(&[1.0f32, 1.0, 1.0, 0.0]);
+        assert!((resolved_tm_score(&predicted, &truth, &mask).unwrap() - 1.0).abs() < 1e-9);
+        assert_eq!(resolved_tm_score(&predicted, &truth, &mask.zeros_like()).unwrap(), 0.0);
+    }
 
     #[test]
     fn flat12_frames_round_trip() {

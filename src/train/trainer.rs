@@ -92,6 +92,9 @@ pub struct StepReport {
     /// lDDT-Cα (0–1) of the step's predictions against their labels, mean over the examples
     /// ([`super::loss::LossTerms::lddt_ca`]).
     pub lddt_ca: f64,
+    /// TM-score (0–1) of the step's predictions against their labels, mean over the examples
+    /// ([`super::loss::LossTerms::tm_score`]).
+    pub tm_score: f64,
     pub lr: f64,
     /// Recycles drawn for each example.
     pub recycles: Vec<i64>,
@@ -252,6 +255,7 @@ impl Trainer {
         let mut terms: BTreeMap<String, f64> = BTreeMap::new();
         let mut grad_norm = 0.0;
         let mut lddt_ca = 0.0;
+        let mut tm_score = 0.0;
         let mut recycles = Vec::with_capacity(batches.len());
         let runtime = RuntimeOptions { training: true, ..self.config.runtime };
         let (first_example, ranks) = match &self.data_parallel {
@@ -277,7 +281,7 @@ impl Trainer {
                 self.example_gradient(batch, num_recycle, use_clamped_fape, &runtime)
             };
             self.params.zero_grad();
-            let (example_loss, example_terms, example_lddt_ca, example_gradient) = example_gradient?;
+            let (example_loss, example_terms, (example_lddt_ca, example_tm_score), example_gradient) = example_gradient?;
             let norm = example_gradient.norm().double_value(&[]);
             let scale = match self.config.clip_norm {
                 Some(clip) => (clip / (norm + 1e-6)).min(1.0),
@@ -287,6 +291,7 @@ impl Trainer {
             loss += example_loss;
             grad_norm += norm;
             lddt_ca += example_lddt_ca;
+            tm_score += example_tm_score;
             for (name, value) in example_terms {
                 *terms.entry(name).or_default() += value;
             }
@@ -305,6 +310,7 @@ impl Trainer {
             terms: terms.into_iter().map(|(k, v)| (k, v / n)).collect(),
             grad_norm: grad_norm / n,
             lddt_ca: lddt_ca / n,
+            tm_score: tm_score / n,
             lr,
             recycles,
             seconds: started.elapsed().as_secs_f64(),
@@ -315,14 +321,14 @@ impl Trainer {
         Ok(report)
     }
 
-    /// Loss, its terms, lDDT-Cα and the flat gradient `[P]` of one example.
+    /// Loss, its terms, lDDT-Cα and TM-score, and the flat gradient `[P]` of one example.
     fn example_gradient(
         &self,
         batch: &Batch,
         num_recycle: i64,
         use_clamped_fape: f64,
         runtime: &RuntimeOptions,
-    ) -> Result<(f64, BTreeMap<String, f64>, f64, Tensor)> {
+    ) -> Result<(f64, BTreeMap<String, f64>, (f64, f64), Tensor)> {
         let (outputs, recompute_tape) = forward_training(&self.model, batch, num_recycle, runtime)?;
         let losses = training_loss(&outputs, &self.model_config, use_clamped_fape)?;
         let total = losses.total.double_value(&[]);
@@ -331,7 +337,8 @@ impl Trainer {
         }
         losses.total.backward();
         recompute_tape.backward().context("recomputing the trunk's blocks for their gradients")?;
-        Ok((total, values(&losses.terms), losses.lddt_ca.double_value(&[]), self.params.flat_gradient()))
+        let scores = (losses.lddt_ca.double_value(&[]), losses.tm_score);
+        Ok((total, values(&losses.terms), scores, self.params.flat_gradient()))
     }
 
     /// Runs `f` with the averaged weights in the model, then puts the trained ones back.

@@ -320,7 +320,7 @@ fn training(session: &Session, args: &Args, kind: &str) -> Result<Figure> {
         }
         "lr" => plot::training::learning_rate(&points(|r| r.lr), log_y),
         "grad_norm" => plot::training::grad_norm(&points(|r| r.grad_norm), log_y),
-        "lddt" => plot::training::lddt_ca(&[("training batch", &points(|r| r.lddt_ca))]),
+        "lddt" => plot::training::structure_scores(&[("lDDT-Cα", &points(|r| r.lddt_ca)), ("TM-score", &points(|r| r.tm_score))]),
         _ => plot::training::step_time(&points(|r| r.seconds)),
     }
 }
@@ -484,7 +484,7 @@ mod tests {
             ("plot loss", "Training loss"),
             ("plot lr log=true", "Learning rate"),
             ("plot grad_norm", "Gradient norm"),
-            ("plot lddt", "lDDT-Cα"),
+            ("plot lddt", "lDDT-Cα and TM-score"),
             ("plot step_time", "Step time"),
         ] {
             let outputs = session.execute(line).unwrap_or_else(|(_, e)| panic!("{line}: {e}"));

@@ -242,6 +242,7 @@ fn summary(run: &TrainingRun, reports: &[StepReport], stop: &str) -> Vec<Output>
         vec!["loss".to_string(), format!("{:.4}", last.loss)],
         vec!["grad_norm".to_string(), format!("{:.4}", last.grad_norm)],
         vec!["lddt_ca".to_string(), format!("{:.4}", last.lddt_ca)],
+        vec!["tm_score".to_string(), format!("{:.4}", last.tm_score)],
         vec!["lr".to_string(), format!("{:.3e}", last.lr)],
     ];
     rows.extend(last.terms.iter().map(|(name, value)| vec![name.clone(), format!("{value:.4}")]));
