@@ -95,9 +95,11 @@ mod tests {
             .collect();
         check_snapshot("learning_rate", &learning_rate(&lr, true).unwrap());
         let times = decay(2.0, 1.0);
-        crate::plot::figure::tests::check_png(&step_time(&times).unwrap());
-        crate::plot::figure::tests::check_png(&grad_norm(&times, false).unwrap());
-        crate::plot::figure::tests::check_png(&structure_scores(&[("train", times.as_slice())]).unwrap());
+        check_snapshot("step_time", &step_time(&times).unwrap());
+        check_snapshot("grad_norm", &grad_norm(&times, false).unwrap());
+        let lddt: Vec<(u64, f64)> = decay(0.1, 0.8);
+        let tm: Vec<(u64, f64)> = decay(0.05, 0.6);
+        check_snapshot("structure_scores", &structure_scores(&[("lDDT-Cα", &lddt), ("TM-score", &tm)]).unwrap());
     }
 
     #[test]
