@@ -39,13 +39,7 @@ fn jupyter_console_runs_commands_and_ctrl_c_interrupts_training() {
     terminal.wait_for("train: 1/1000 step ");
     std::thread::sleep(Duration::from_secs(2));
     terminal.keys(&["C-c"]);
-    let screen = terminal.wait_for("(interrupted); run at step ");
-    let steps: u64 = screen
-        .split("(interrupted); run at step ")
-        .nth(1)
-        .and_then(|rest| rest.split(';').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no step count on screen:\n{screen}"));
+    let (steps, screen) = terminal.wait_for_interrupted_training();
     assert!((1..1000).contains(&steps), "{steps} steps; screen:\n{screen}");
     terminal.wait_for("In [4]: ");
 

@@ -88,13 +88,7 @@ fn ctrl_c_stops_training_early_and_the_session_stays_usable() {
     terminal.keys(&["train step 1000 warmup=0", "Enter"]);
     terminal.wait_for("/1000 step 2:");
     terminal.keys(&["C-c"]);
-    let screen = terminal.wait_for("(interrupted); run at step ");
-    let steps: u64 = screen
-        .split("(interrupted); run at step ")
-        .nth(1)
-        .and_then(|rest| rest.split(';').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no step count on screen:\n{screen}"));
+    let (steps, screen) = terminal.wait_for_interrupted_training();
     assert!((3..1000).contains(&steps), "{steps} steps; screen:\n{screen}");
 
     terminal.keys(&["show training", "Enter"]);

@@ -60,6 +60,20 @@ impl Terminal {
         self.wait_until(text, |screen| screen.matches(text).count() >= times)
     }
 
+    /// Waits for an interrupted `train`'s summary ("… (interrupted); run at step N; …") and
+    /// returns N with the screen.
+    pub fn wait_for_interrupted_training(&self) -> (u64, String) {
+        const MARK: &str = "(interrupted); run at step ";
+        let screen = self.wait_for(MARK);
+        let steps = screen
+            .split(MARK)
+            .nth(1)
+            .and_then(|rest| rest.split(';').next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no step count on screen:\n{screen}"));
+        (steps, screen)
+    }
+
     pub fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
