@@ -28,8 +28,20 @@ pub struct Evaluation {
 
 /// `[N, 3]` rows as points.
 fn points(t: &Tensor) -> Result<Vec<Vec3>> {
-    let flat = Vec::<f64>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Double).reshape([-1]))?;
+    let flat = Vec::<f64>::try_from(t.detach().to_device(Device::Cpu).to_kind(Kind::Double).reshape([-1]))?;
     Ok(flat.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect())
+}
+
+/// The predicted and native Cα `[N, 3]` of the residues `resolved` `[N]` marks (> 0.5), as
+/// matched point lists.
+pub fn resolved_ca(predicted: &Tensor, native: &Tensor, resolved: &Tensor) -> Result<(Vec<Vec3>, Vec<Vec3>)> {
+    let resolved: Vec<bool> =
+        Vec::<f32>::try_from(resolved.to_device(Device::Cpu).to_kind(Kind::Float))?.iter().map(|&m| m > 0.5).collect();
+    let (predicted, native) = (points(predicted)?, points(native)?);
+    let kept = |all: &[Vec3]| -> Vec<Vec3> {
+        all.iter().zip(&resolved).filter(|(_, &r)| r).map(|(p, _)| *p).collect()
+    };
+    Ok((kept(&predicted), kept(&native)))
 }
 
 /// Predicts `batch` with `model` (all its recycle copies) and scores the Cα trace.
@@ -46,12 +58,7 @@ pub fn evaluate(model: &AlphaFold, batch: &Batch, runtime: &RuntimeOptions) -> R
         .select(-2, CA_INDEX);
     let native = label("all_atom_positions")?.select(-2, CA_INDEX);
     let resolved = label("all_atom_mask")?.select(-1, CA_INDEX).to_kind(Kind::Float) * label("seq_mask")?.to_kind(Kind::Float);
-    let resolved: Vec<bool> = Vec::<f32>::try_from(resolved.to_device(Device::Cpu))?.iter().map(|&m| m > 0.5).collect();
-    let (predicted, native) = (points(&predicted)?, points(&native)?);
-    let kept = |all: &[Vec3]| -> Vec<Vec3> {
-        all.iter().zip(&resolved).filter(|(_, &r)| r).map(|(p, _)| *p).collect()
-    };
-    let (model_ca, native_ca) = (kept(&predicted), kept(&native));
+    let (model_ca, native_ca) = resolved_ca(&predicted, &native, &resolved)?;
     if native_ca.is_empty() {
         bail!("the native resolves no Cα in this batch");
     }

@@ -217,19 +217,11 @@ pub fn training_loss(outputs: &TrainingOutputs, config: &ModelConfig, use_clampe
 /// TM-score of predicted against true Cα `[N_res, 3]` over the residues `mask` `[N_res]` marks
 /// resolved (Zhang & Skolnick (2004), `metrics::tm_score`); 0 when none is.
 fn resolved_tm_score(predicted: &Tensor, truth: &Tensor, mask: &Tensor) -> Result<f64> {
-    let points = |t: &Tensor| -> Result<Vec<[f64; 3]>> {
-        let values = Vec::<f64>::try_from(t.detach().to_device(tch::Device::Cpu).to_kind(Kind::Double).flatten(0, -1))?;
-        Ok(values.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect())
-    };
-    let resolved = Vec::<f64>::try_from(mask.to_device(tch::Device::Cpu).to_kind(Kind::Double).flatten(0, -1))?;
-    let (predicted, truth) = (points(predicted)?, points(truth)?);
-    let keep: Vec<usize> = (0..resolved.len()).filter(|&i| resolved[i] > 0.0).collect();
-    if keep.is_empty() || predicted.len() != resolved.len() || truth.len() != resolved.len() {
+    let (model, native) = super::evaluate::resolved_ca(predicted, truth, mask)?;
+    if native.is_empty() {
         return Ok(0.0);
     }
-    let model: Vec<[f64; 3]> = keep.iter().map(|&i| predicted[i]).collect();
-    let native: Vec<[f64; 3]> = keep.iter().map(|&i| truth[i]).collect();
-    Ok(crate::metrics::tm_score::tm_score(&model, &native, keep.len()).score)
+    Ok(crate::metrics::tm_score::tm_score(&model, &native, native.len()).score)
 }
 
 #[cfg(test)]

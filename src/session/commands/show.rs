@@ -4,6 +4,7 @@
 //! arrays), of its settings (device, threads, data settings, model, runtime options, parallel
 //! layout) and of what it costs (memory, time per command).
 use crate::data::features::summary::FeatureSummary;
+use crate::data::npy_dtype::Dtype;
 use crate::session::args::Args;
 use crate::session::context::Context;
 use crate::session::output::Output;
@@ -157,13 +158,11 @@ fn memory_table(session: &Session) -> Output {
         rows.push(["training run (weights, gradient, Adam, average)".into(), mebibytes(5 * parameters)]);
     }
     if let Some(batch) = &session.inputs().batch {
+        // As the arrays are laid out in a `.npy` file (byte strings padded to the longest).
         let bytes: u64 = batch
             .features
             .values()
-            .map(|array| match &array.data {
-                crate::data::array::ArrayData::Bytes(strings) => strings.iter().map(|s| s.len() as u64).sum(),
-                data => (data.len() * element_bytes(data)) as u64,
-            })
+            .map(|array| (array.data.len() * Dtype::of(&array.data).item_size().unwrap_or(0)) as u64)
             .sum();
         rows.push(["batch".into(), mebibytes(bytes)]);
     }
@@ -172,15 +171,6 @@ fn memory_table(session: &Session) -> Output {
         rows.push(["last prediction's outputs".into(), mebibytes(bytes)]);
     }
     Output::table(&["what", "memory"], rows.into_iter().map(Vec::from).collect())
-}
-
-fn element_bytes(data: &crate::data::array::ArrayData) -> usize {
-    use crate::data::array::ArrayData;
-    match data {
-        ArrayData::F64(_) | ArrayData::I64(_) => 8,
-        ArrayData::F32(_) | ArrayData::I32(_) => 4,
-        ArrayData::U8(_) | ArrayData::Bool(_) | ArrayData::Bytes(_) => 1,
-    }
 }
 
 /// The last commands with their wall-clock time, then the total per command name.
