@@ -14,14 +14,15 @@ fn helixfold(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_helixfold")).args(args).output().unwrap()
 }
 
-fn predict_t1026(features: &Path, out: &Path, extra: &[&str]) -> Output {
+/// `helixfold predict INPUT --preset PRESET` with small MSA sizes into `out`.
+fn predict(input: &Path, preset: &str, recycles: &str, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "predict",
-        features.to_str().unwrap(),
+        input.to_str().unwrap(),
         "--preset",
-        "tiny",
+        preset,
         "--recycles",
-        "1",
+        recycles,
         "--max-extra-msa",
         "8",
         "--max-msa-clusters",
@@ -31,6 +32,10 @@ fn predict_t1026(features: &Path, out: &Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     helixfold(&args)
+}
+
+fn predict_t1026(features: &Path, out: &Path, extra: &[&str]) -> Output {
+    predict(features, "tiny", "1", out, extra)
 }
 
 #[test]
@@ -116,20 +121,7 @@ fn fasta_input_runs_a_template_preset_without_templates() {
     let fasta = dir.path().join("query.fasta");
     std::fs::write(&fasta, ">query\nMKTAYIAKQRQISFVKSHFSRQ\n").unwrap();
     let out = dir.path().join("out");
-    let run = helixfold(&[
-        "predict",
-        fasta.to_str().unwrap(),
-        "--preset",
-        "model_1",
-        "--recycles",
-        "0",
-        "--max-extra-msa",
-        "8",
-        "--max-msa-clusters",
-        "8",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = predict(&fasta, "model_1", "0", &out, &[]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let pdb = std::fs::read_to_string(out.join("ranked_0.pdb")).unwrap();
     let residues = pdb.lines().filter(|l| l.starts_with("ATOM") && &l[12..16] == " CA ").count();
