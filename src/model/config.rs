@@ -45,10 +45,42 @@ pub struct TransitionConfig {
     pub dropout: DropoutConfig,
 }
 
-/// Outer product mean (Alg. 10). `first` runs it before the MSA updates (multimer only).
+/// Where an Evoformer block applies its outer product mean (HelixFold's
+/// `global_config.outer_product_mean_position`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OuterProductMeanPosition {
+    /// AlphaFold's order (Alg. 6): after the MSA branch, before the pair branch.
+    #[default]
+    Origin,
+    /// Before the MSA updates (DeepMind's multimer, `outer_product_mean.first`).
+    First,
+    /// At the end of the block: the pair branch runs on the block's input pair and the outer
+    /// product of the new MSA is added to its result, so the two branches are independent
+    /// (HelixFold's "parallel Evoformer", which branch parallelism needs to overlap them).
+    End,
+}
+
+impl OuterProductMeanPosition {
+    pub const NAMES: [&'static str; 3] = ["origin", "first", "end"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Origin => "origin",
+            Self::First => "first",
+            Self::End => "end",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Origin, Self::First, Self::End].into_iter().find(|p| p.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// Outer product mean (Alg. 10).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct OuterProductMeanConfig {
-    pub first: bool,
+    pub position: OuterProductMeanPosition,
     pub chunk_size: i64,
     pub num_outer_channel: i64,
     pub dropout: DropoutConfig,
@@ -336,7 +368,7 @@ impl ModelConfig {
             msa_column_attention: attention(8, None, 0.0, PerColumn),
             msa_transition: transition(4),
             outer_product_mean: OuterProductMeanConfig {
-                first: false,
+                position: OuterProductMeanPosition::Origin,
                 chunk_size: 128,
                 num_outer_channel: 32,
                 dropout: dropout(0.0, PerRow),

@@ -8,14 +8,14 @@
 //! branches on two devices. Composed in [`EvoformerIteration::forward`] they give AlphaFold's
 //! order exactly.
 use super::config::{
-    AttentionConfig, DropoutConfig, EvoformerConfig, GlobalConfig, Orientation, RuntimeOptions,
-    TransitionConfig, TriangleMultiplicationConfig,
+    AttentionConfig, DropoutConfig, EvoformerConfig, GlobalConfig, Orientation, OuterProductMeanPosition,
+    RuntimeOptions, TransitionConfig, TriangleMultiplicationConfig,
 };
 use super::msa_column_attention::MsaColumnAttention;
 use super::msa_column_global_attention::MsaColumnGlobalAttention;
 use super::msa_row_attention::MsaRowAttentionWithPairBias;
 use super::outer_product_mean::OuterProductMean;
-use super::primitives::{dropout_active, residual_update};
+use super::primitives::{draw_seed, dropout_active, residual_update};
 use super::capture::{self, Stack};
 use super::recompute::{Block, RecomputeTape};
 use super::transition::Transition;
@@ -251,7 +251,8 @@ impl EvoformerIteration {
         self.pair_stack.evoformer_order(pair, pair_mask, opts)
     }
 
-    /// The whole block in AlphaFold's order; returns `(msa, pair)`.
+    /// The whole block in the configured order (`outer_product_mean.position`, AlphaFold's by
+    /// default); returns `(msa, pair)`.
     pub fn forward(
         &self,
         msa: &Tensor,
@@ -260,16 +261,52 @@ impl EvoformerIteration {
         pair_mask: &Tensor,
         opts: &RuntimeOptions,
     ) -> (Tensor, Tensor) {
-        let (msa, pair) = if self.config.outer_product_mean.first {
-            let pair = self.outer_product_update(msa, msa_mask, pair, opts);
-            (self.msa_branch(msa, msa_mask, &pair, opts), pair)
-        } else {
-            let msa = self.msa_branch(msa, msa_mask, pair, opts);
-            let pair = self.outer_product_update(&msa, msa_mask, pair, opts);
-            (msa, pair)
-        };
-        let pair = self.pair_branch(&pair, pair_mask, opts);
-        (msa, pair)
+        let seeds = PartSeeds::draw(dropout_active(&self.global, opts));
+        match self.config.outer_product_mean.position {
+            OuterProductMeanPosition::Origin => {
+                let msa = seeds.run(Part::Msa, || self.msa_branch(msa, msa_mask, pair, opts));
+                let pair = seeds.run(Part::OuterProduct, || self.outer_product_update(&msa, msa_mask, pair, opts));
+                (msa, seeds.run(Part::Pair, || self.pair_branch(&pair, pair_mask, opts)))
+            }
+            OuterProductMeanPosition::First => {
+                let pair = seeds.run(Part::OuterProduct, || self.outer_product_update(msa, msa_mask, pair, opts));
+                let msa = seeds.run(Part::Msa, || self.msa_branch(msa, msa_mask, &pair, opts));
+                (msa, seeds.run(Part::Pair, || self.pair_branch(&pair, pair_mask, opts)))
+            }
+            OuterProductMeanPosition::End => {
+                let new_msa = seeds.run(Part::Msa, || self.msa_branch(msa, msa_mask, pair, opts));
+                let pair = seeds.run(Part::Pair, || self.pair_branch(pair, pair_mask, opts));
+                let pair = seeds.run(Part::OuterProduct, || self.outer_product_update(&new_msa, msa_mask, &pair, opts));
+                (new_msa, pair)
+            }
+        }
+    }
+}
+
+/// The parts of a block that draw dropout masks.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Msa,
+    OuterProduct,
+    Pair,
+}
+
+/// One seed per [`Part`] of a block, drawn when the block starts while dropout is active: each
+/// part's masks then depend neither on the order the parts run in nor on which of them run in
+/// this process, so a block split over ranks (branch parallelism) draws the same masks as one
+/// process.
+struct PartSeeds(Option<[i64; 3]>);
+
+impl PartSeeds {
+    fn draw(dropout_active: bool) -> Self {
+        Self(dropout_active.then(|| [draw_seed(), draw_seed(), draw_seed()]))
+    }
+
+    fn run<T>(&self, part: Part, f: impl FnOnce() -> T) -> T {
+        if let Some(seeds) = self.0 {
+            tch::manual_seed(seeds[part as usize]);
+        }
+        f()
     }
 }
 
@@ -387,6 +424,49 @@ mod tests {
             msa_mask,
             Tensor::ones([r, r], f),
         )
+    }
+
+    /// HelixFold's "end" position: the pair branch runs on the block's input pair and the outer
+    /// product of the updated MSA is added to its output.
+    #[test]
+    fn end_position_adds_the_outer_product_after_the_pair_branch() {
+        tch::manual_seed(5);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let (cfg, mut block) = randomised_block(&vs);
+        block.config.outer_product_mean.position = OuterProductMeanPosition::End;
+        let (msa, pair, msa_mask, pair_mask) = inputs(&cfg, 4, 6);
+        let opts = RuntimeOptions::default();
+        let (new_msa, new_pair) = block.forward(&msa, &pair, &msa_mask, &pair_mask, &opts);
+        let expected_msa = block.msa_branch(&msa, &msa_mask, &pair, &opts);
+        let branch = block.pair_branch(&pair, &pair_mask, &opts);
+        let expected_pair = block.outer_product_update(&expected_msa, &msa_mask, &branch, &opts);
+        assert!(new_msa.equal(&expected_msa));
+        assert!(new_pair.equal(&expected_pair));
+        block.config.outer_product_mean.position = OuterProductMeanPosition::Origin;
+        let (_, origin_pair) = block.forward(&msa, &pair, &msa_mask, &pair_mask, &opts);
+        assert!(!origin_pair.allclose(&new_pair, 1e-4, 1e-4, false), "the two orders should differ");
+    }
+
+    /// Each part of a block draws its dropout masks from its own seed, so the MSA branch gets the
+    /// same masks whichever order the block runs its parts in (and on whichever rank).
+    #[test]
+    fn dropout_masks_do_not_depend_on_the_order_of_the_parts() {
+        let _generator = crate::model::primitives::lock_generator();
+        let vs = nn::VarStore::new(Device::Cpu);
+        tch::manual_seed(6);
+        let (cfg, mut block) = randomised_block(&vs);
+        let (msa, pair, msa_mask, pair_mask) = inputs(&cfg, 4, 6);
+        let training = RuntimeOptions { training: true, ..RuntimeOptions::default() };
+        let run = |block: &EvoformerIteration, opts: &RuntimeOptions| {
+            tch::manual_seed(11);
+            block.forward(&msa, &pair, &msa_mask, &pair_mask, opts)
+        };
+        let (origin_msa, _) = run(&block, &training);
+        block.config.outer_product_mean.position = OuterProductMeanPosition::End;
+        let (end_msa, _) = run(&block, &training);
+        assert!(origin_msa.equal(&end_msa));
+        let (eval_msa, _) = run(&block, &RuntimeOptions::default());
+        assert!(!eval_msa.equal(&end_msa), "dropout should be active in training");
     }
 
     /// Dynamic axial parallelism: each row-/column-wise module, given a shard of its

@@ -8,6 +8,7 @@
 //! `params_model_*.npz` copies arrays without transposing.
 use super::chunking::{chunked, narrow_if_batched};
 use super::config::{AttentionConfig, DropoutConfig, GlobalConfig, Orientation, RuntimeOptions};
+use std::sync::{Mutex, MutexGuard};
 use tch::{nn, Kind, Tensor};
 
 /// Standard deviation of a unit normal truncated to [-2, 2]
@@ -389,8 +390,14 @@ pub fn residual_update(
     global: &GlobalConfig,
     opts: &RuntimeOptions,
 ) -> Tensor {
+    act + dropped_out(update, dropout, global, opts)
+}
+
+/// `update` with `dropout` applied (kept entries scaled by `1 / keep`), or as it is when dropout
+/// is off.
+pub fn dropped_out(update: Tensor, dropout: &DropoutConfig, global: &GlobalConfig, opts: &RuntimeOptions) -> Tensor {
     if !dropout_active(global, opts) || dropout.dropout_rate == 0.0 {
-        return act + update;
+        return update;
     }
     let mut shape = update.size();
     if dropout.shared_dropout {
@@ -404,7 +411,21 @@ pub fn residual_update(
     let keep = 1.0 - dropout.dropout_rate;
     let mask =
         Tensor::rand(shape.as_slice(), (update.kind(), update.device())).lt(keep).to_kind(update.kind());
-    act + update * mask / keep
+    update * mask / keep
+}
+
+/// libtorch's generator is global to the process: whoever seeds it (a trainer, a test) holds
+/// this lock until its last draw (initialisation, or an example's dropout), so that other
+/// threads cannot take numbers from its stream.
+static TORCH_GENERATOR: Mutex<()> = Mutex::new(());
+
+pub fn lock_generator() -> MutexGuard<'static, ()> {
+    TORCH_GENERATOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A seed from the global generator (non-negative, as `manual_seed` takes it).
+pub fn draw_seed() -> i64 {
+    Tensor::randint(i64::MAX, [1], (Kind::Int64, tch::Device::Cpu)).int64_value(&[0])
 }
 
 #[cfg(test)]

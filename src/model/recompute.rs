@@ -33,6 +33,7 @@
 //! two agree to rounding even with dropout on. tch has no per-call generator argument, so this
 //! relies on no other thread drawing from the global generators while a seeded stack runs or is
 //! replayed (a data loader using libtorch's RNG on another thread would break the replay).
+use super::primitives::draw_seed;
 use anyhow::{bail, Context, Result};
 use tch::{Kind, Tensor};
 
@@ -74,11 +75,6 @@ impl std::fmt::Debug for RecomputeTape<'_> {
 pub fn grad_enabled() -> bool {
     let probe = Tensor::zeros([], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
     (probe * 1.0).requires_grad()
-}
-
-/// A seed from the global CPU generator (non-negative, as `manual_seed` takes it).
-fn draw_seed() -> i64 {
-    Tensor::randint(i64::MAX, [1], (Kind::Int64, tch::Device::Cpu)).int64_value(&[0])
 }
 
 /// `sum_i sum(outputs_i * grads_i)` over the outputs that have a gradient, in fp32; its gradient

@@ -23,6 +23,7 @@ use super::ema::{EmaConfig, ExponentialMovingAverage};
 use super::flat_parameters::FlatParameters;
 use super::forward::{draw_num_recycle, forward_training};
 use super::loss::training_loss;
+use crate::model::primitives::lock_generator;
 use super::schedule::LearningRateSchedule;
 use crate::parallel::data_parallel::DataParallel;
 use crate::model::alphafold::AlphaFold;
@@ -32,7 +33,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -116,15 +116,6 @@ pub struct Trainer {
     step: u64,
     data_position: u64,
     data_parallel: Option<DataParallel>,
-}
-
-/// libtorch's generator is global to the process: a trainer holds this lock from seeding it
-/// to the last draw (initialisation, or an example's dropout), so that trainers in other
-/// threads cannot take numbers from its stream.
-static TORCH_GENERATOR: Mutex<()> = Mutex::new(());
-
-fn lock_generator() -> MutexGuard<'static, ()> {
-    TORCH_GENERATOR.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A stream seed for example `example` of step `step` (SplitMix64's finaliser over the three,

@@ -3,7 +3,7 @@
 //! `initial_training` and `finetune`, and `tiny` for tests) with typed overrides of its common
 //! sizes. `precision` and `runtime` set how the network runs ([`RuntimeOptions`]) without
 //! touching its parameters.
-use crate::model::config::{AttentionConfig, ModelConfig, Precision, PRESET_NAMES};
+use crate::model::config::{AttentionConfig, ModelConfig, OuterProductMeanPosition, Precision, PRESET_NAMES};
 use crate::session::args::{ArgKind, ArgSpec, Args, Value};
 use crate::session::context::Context;
 use crate::session::output::Output;
@@ -26,6 +26,7 @@ pub const MODEL_ARGS: &[ArgSpec] = &[
     size("seq_channel", 1, 4096, "single representation channels c_s (384)"),
     size("extra_msa_channel", 1, 4096, "extra-MSA channels c_e (64); a multiple of the MSA attention heads"),
     ArgSpec { name: "templates", kind: ArgKind::Bool, positional: false, required: false, help: "embed templates (the batch must then carry template features)" },
+    ArgSpec { name: "outer_product_mean", kind: ArgKind::Choice(&OuterProductMeanPosition::NAMES), positional: false, required: false, help: "where each Evoformer block adds the outer product mean: origin (AlphaFold), first (multimer), end (HelixFold's parallel Evoformer, for branch parallelism)" },
 ];
 
 /// Sets `key` of `config` to `value`.
@@ -48,6 +49,10 @@ fn apply(config: &mut ModelConfig, key: &str, value: &Value) -> Result<()> {
             e.template.embed_torsion_angles = *on;
             config.data.use_templates = *on;
         }
+        ("outer_product_mean", Value::Text(name)) => {
+            e.evoformer.outer_product_mean.position = OuterProductMeanPosition::from_name(name)
+                .ok_or_else(|| anyhow!("outer_product_mean={name}: expected one of {}", OuterProductMeanPosition::NAMES.join(", ")))?;
+        }
         (key, value) => bail!("model: cannot set {key} to {value:?}"),
     }
     Ok(())
@@ -66,6 +71,7 @@ fn value_of(config: &ModelConfig, key: &str) -> Option<String> {
         "seq_channel" => e.seq_channel.to_string(),
         "extra_msa_channel" => e.extra_msa_channel.to_string(),
         "templates" => e.template.enabled.to_string(),
+        "outer_product_mean" => e.evoformer.outer_product_mean.position.name().to_string(),
         _ => return None,
     })
 }
@@ -180,12 +186,14 @@ mod tests {
             assert!(value_of(&config, arg.name).is_some(), "{} is not shown", arg.name);
             let value = match arg.kind {
                 ArgKind::Bool => Value::Bool(false),
+                ArgKind::Choice(words) => Value::Text(words[words.len() - 1].to_string()),
                 _ => Value::Int(4),
             };
             let mut changed = config.clone();
             apply(&mut changed, arg.name, &value).unwrap();
-            let expected = match value {
+            let expected = match &value {
                 Value::Bool(b) => b.to_string(),
+                Value::Text(word) => word.clone(),
                 _ => "4".to_string(),
             };
             assert_eq!(value_of(&changed, arg.name).unwrap(), expected, "{}", arg.name);
