@@ -7,7 +7,8 @@
 #                                   # writes every result under $OUT (default out/gpu)
 #
 # run: (1) the DeepMind parity tests on cuda (end-to-end model_1_ptm_small and every module
-# case that was carried) and the multi-process Gloo tests (c10d shim against that machine's
+# case that was carried), the memory techniques' gradient equivalence on cuda (fused attention
+# takes CUDA kernels there) and the multi-process Gloo tests (c10d shim against that machine's
 # libtorch), (2) `bench infer` for model_1 at 256 and 384 residues in fp32 and bf16,
 # (3) `bench train` step time and memory for initial_training (bf16, with and without
 # recompute) and finetune (bf16, recompute) on 1psm padded to the preset's crop, (4) with
@@ -22,7 +23,7 @@ prepare() {
     source scripts/env.sh
     cargo build --release
     local tests
-    tests=$(cargo test --release --no-run --test parity_alphafold --test parity_modules 2>&1 |
+    tests=$(cargo test --release --no-run --test parity_alphafold --test parity_modules --test memory_equivalence 2>&1 |
         sed -n 's/.*Executable .*(\(target\/release\/deps\/[^)]*\)).*/\1/p')
     tests="$tests $(cargo test --release --no-run --test parallel_gloo 2>&1 |
         sed -n 's/.*Executable .*(\(target\/release\/deps\/[^)]*\)).*/\1/p')"
@@ -62,6 +63,7 @@ train_benches() { # binary, json file
     step train_initial_training_bf16 100 "$1" "${train[@]}" --preset initial_training
     step train_initial_training_bf16_recompute 100 "$1" "${train[@]}" --preset initial_training --recompute
     step train_finetune_bf16_recompute 120 "$1" "${train[@]}" --preset finetune --recompute
+    step train_initial_training_bf16_recompute_fused 100 "$1" "${train[@]}" --preset initial_training --recompute --fused-attention
 }
 
 run() {
@@ -81,6 +83,7 @@ run() {
     fi
     step parity_alphafold 90 .gpu/parity_alphafold --test-threads 1 model_1_ptm_small --nocapture
     step parity_modules 60 .gpu/parity_modules --test-threads 1
+    step memory_equivalence 120 .gpu/memory_equivalence --test-threads 1
     unset HELIXFOLD_TEST_DEVICE
     step parallel_gloo 120 .gpu/parallel_gloo --test-threads 2 collectives a_rank_killed
     local model_1=(--preset model_1 --msa 512 --extra-msa 5120 --templates 4 --device cuda --json "$json")

@@ -7,13 +7,15 @@
 //! gets a gradient), run with one recycle in training mode on a random batch; the objective is a
 //! fixed weighted sum of the network's outputs (distogram, masked-MSA, pLDDT, experimentally
 //! resolved and PAE logits and the final atom positions), weighted by `sin(k)` patterns, which
-//! reaches every head and the structure module.
+//! reaches every head and the structure module. It runs on `HELIXFOLD_TEST_DEVICE` (the CPU by
+//! default; `scripts/gpu-checks.sh` runs it on CUDA, where fused attention takes other kernels).
 use helixfold::model::alphafold::{AlphaFold, NamedOutputs};
 use helixfold::model::config::{ModelConfig, Precision, RuntimeOptions};
 use helixfold::model::trunk::TrunkBatch;
+use helixfold::testing::test_device;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Kind, Tensor};
 
 /// Dropout masks, the seeded weights and the batch come from libtorch's global generator, which
 /// the test threads share: every test holds this lock throughout.
@@ -61,9 +63,13 @@ impl Fixture {
         let mut cfg = ModelConfig::tiny();
         cfg.global_config.zero_init = zero_init;
         cfg.global_config.deterministic = !dropout;
-        let vs = nn::VarStore::new(Device::Cpu);
+        let vs = nn::VarStore::new(test_device());
         let model = AlphaFold::new(vs.root(), &cfg);
-        let batch = TrunkBatch::tiny_random(8, 4, 6, Some(2)).to_recycled_arrays(2);
+        let batch = TrunkBatch::tiny_random(8, 4, 6, Some(2))
+            .to_recycled_arrays(2)
+            .into_iter()
+            .map(|(name, tensor)| (name, tensor.to_device(test_device())))
+            .collect();
         Fixture { cfg, vs, model, batch }
     }
 
@@ -110,7 +116,7 @@ fn weighted_terms(outputs: &NamedOutputs) -> Tensor {
         .iter()
         .map(|name| {
             let out = outputs[*name].flatten(0, -1);
-            let weights = Tensor::arange(out.numel() as i64, (Kind::Float, Device::Cpu)).sin();
+            let weights = Tensor::arange(out.numel() as i64, (Kind::Float, out.device())).sin();
             out * weights
         })
         .collect();

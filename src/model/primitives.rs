@@ -272,8 +272,7 @@ impl Attention {
         let bias = summed_bias(biases.iter());
         // [*, H, Q, d_v]
         let weighted = if opts.fused_attention {
-            let mask = bias.map(|b| b.to_kind(kind));
-            Tensor::scaled_dot_product_attention(&q, &k, &v, mask.as_ref(), 0.0, false, Some(1.0), false)
+            fused_attention(&q, &k, &v, bias.map(|b| b.to_kind(kind)))
         } else {
             Self::softmax(&q, &k, bias).to_kind(kind).matmul(&v)
         };
@@ -293,6 +292,55 @@ impl Attention {
         // [*, Q, c_out]
         flat.matmul(&self.output_w.to_kind(kind).reshape([h * d_v, c_out])) + self.output_b.to_kind(kind)
     }
+}
+
+/// `softmax(q·kᵀ + bias)·v` by one of libtorch's fused kernels: `q [*, H, Q, d]` (pre-scaled),
+/// `k [*, H, K, d]`, `v [*, H, K, d_v]`, `bias` broadcastable to `[*, H, Q, K]` in q's dtype.
+///
+/// On CUDA a biased attention goes to the memory-efficient kernel directly: left to choose,
+/// libtorch 2.11 picks cuDNN's attention for these shapes on an H100, whose graph fails to run
+/// in training (BENCHMARKS.md). The kernel takes 4-D inputs and a bias whose strides are
+/// multiples of 16 elements, so the leading axes are flattened into one and the bias is padded
+/// before being broadcast (as libtorch's own `preprocess_mask` does). Shapes the kernel refuses
+/// go back to libtorch's choice.
+fn fused_attention(q: &Tensor, k: &Tensor, v: &Tensor, bias: Option<Tensor>) -> Tensor {
+    let sdpa = |bias: Option<&Tensor>| Tensor::scaled_dot_product_attention(q, k, v, bias, 0.0, false, Some(1.0), false);
+    let Some(bias) = bias else { return sdpa(None) };
+    if !q.device().is_cuda() {
+        return sdpa(Some(&bias));
+    }
+    let heads = q.size()[q.dim() - 3];
+    let four_d = |t: &Tensor| t.reshape([-1, heads, t.size()[t.dim() - 2], t.size()[t.dim() - 1]]);
+    let mut logits_shape = q.size();
+    logits_shape[q.dim() - 1] = k.size()[k.dim() - 2];
+    let broadcast = keys_aligned(&bias).expand(logits_shape.as_slice(), false);
+    let broadcast = four_d(&broadcast);
+    let broadcast = if strides_aligned(&broadcast) { broadcast } else { keys_aligned(&broadcast) };
+    let grad = super::recompute::grad_enabled();
+    match Tensor::f_internal_scaled_dot_product_efficient_attention(&four_d(q), &four_d(k), &four_d(v), Some(&broadcast), grad, 0.0, false, Some(1.0)) {
+        Ok((out, _, _, _)) => {
+            let mut out_shape = v.size();
+            out_shape[v.dim() - 2] = q.size()[q.dim() - 2];
+            out.reshape(out_shape.as_slice())
+        }
+        Err(_) => sdpa(Some(&bias)),
+    }
+}
+
+/// Whether every stride but the last (which is 1) is a multiple of 16 elements, as the
+/// memory-efficient attention kernel needs of its bias.
+fn strides_aligned(tensor: &Tensor) -> bool {
+    let strides = tensor.stride();
+    strides.last() == Some(&1) && strides[..strides.len() - 1].iter().all(|s| s % 16 == 0)
+}
+
+/// `tensor` stored with its last axis padded to a multiple of 16 elements, viewed at its size.
+fn keys_aligned(tensor: &Tensor) -> Tensor {
+    let keys = tensor.size()[tensor.dim() - 1];
+    if strides_aligned(tensor) {
+        return tensor.shallow_clone();
+    }
+    tensor.constant_pad_nd([0, (16 - keys % 16) % 16]).narrow(-1, 0, keys)
 }
 
 /// The sum of attention biases in fp32 (`None` without any).
