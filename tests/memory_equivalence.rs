@@ -59,16 +59,18 @@ impl Fixture {
 
     /// `zero_init`: AlphaFold's initialisation (zero output layers), as training starts.
     fn with_init(dropout: bool, zero_init: bool) -> Self {
+        // Before the first seeding: libtorch settles whether CUDA exists at its first query.
+        let device = test_device();
         tch::manual_seed(2022);
         let mut cfg = ModelConfig::tiny();
         cfg.global_config.zero_init = zero_init;
         cfg.global_config.deterministic = !dropout;
-        let vs = nn::VarStore::new(test_device());
+        let vs = nn::VarStore::new(device);
         let model = AlphaFold::new(vs.root(), &cfg);
         let batch = TrunkBatch::tiny_random(8, 4, 6, Some(2))
             .to_recycled_arrays(2)
             .into_iter()
-            .map(|(name, tensor)| (name, tensor.to_device(test_device())))
+            .map(|(name, tensor)| (name, tensor.to_device(device)))
             .collect();
         Fixture { cfg, vs, model, batch }
     }
