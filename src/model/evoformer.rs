@@ -6,7 +6,8 @@
 //! transition), the outer product mean that links the branches, and the pair branch (triangle
 //! updates and attention, pair transition), so that HelixFold's Branch Parallelism can run the
 //! branches on two devices. Composed in [`EvoformerIteration::forward`] they give AlphaFold's
-//! order exactly.
+//! order exactly. Under dynamic axial parallelism a stack runs its blocks on shards instead
+//! (`model::axial_parallel`).
 use super::config::{
     AttentionConfig, DropoutConfig, EvoformerConfig, GlobalConfig, Orientation, RuntimeOptions,
     TransitionConfig, TriangleMultiplicationConfig,
@@ -16,11 +17,13 @@ use super::msa_column_global_attention::MsaColumnGlobalAttention;
 use super::msa_row_attention::MsaRowAttentionWithPairBias;
 use super::outer_product_mean::OuterProductMean;
 use super::primitives::{dropout_active, residual_update};
+use super::axial_parallel::AxialShards;
 use super::capture::{self, Stack};
-use super::recompute::{Block, RecomputeTape};
+use super::recompute::{grad_enabled, Block, RecomputeTape};
 use super::transition::Transition;
 use super::triangle_attention::TriangleAttention;
 use super::triangle_multiplication::TriangleMultiplication;
+use crate::parallel::sharding;
 use tch::{nn, Tensor};
 
 /// Column attention of a block: full attention in the main stack, global in the extra-MSA stack.
@@ -31,7 +34,7 @@ pub enum ColumnAttention {
 }
 
 impl ColumnAttention {
-    fn forward(&self, msa: &Tensor, msa_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+    pub(super) fn forward(&self, msa: &Tensor, msa_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
         match self {
             ColumnAttention::Full(m) => m.forward(msa, msa_mask, opts),
             ColumnAttention::Global(m) => m.forward(msa, msa_mask, opts),
@@ -48,18 +51,18 @@ pub struct PairStackModules {
     pub triangle_attention_starting_node: TriangleAttention,
     pub triangle_attention_ending_node: TriangleAttention,
     pub pair_transition: Transition,
-    config: PairStackDropout,
+    pub(super) config: PairStackDropout,
 }
 
 /// Dropout settings of the pair-branch updates, kept to apply the residual updates.
 #[derive(Debug, Clone, Copy)]
-struct PairStackDropout {
-    tri_mul_out: DropoutConfig,
-    tri_mul_in: DropoutConfig,
-    tri_att_start: DropoutConfig,
-    tri_att_end: DropoutConfig,
-    transition: DropoutConfig,
-    global: GlobalConfig,
+pub(super) struct PairStackDropout {
+    pub(super) tri_mul_out: DropoutConfig,
+    pub(super) tri_mul_in: DropoutConfig,
+    pub(super) tri_att_start: DropoutConfig,
+    pub(super) tri_att_end: DropoutConfig,
+    pub(super) transition: DropoutConfig,
+    pub(super) global: GlobalConfig,
 }
 
 /// The pair-branch configuration slices common to [`EvoformerConfig`] and the template stack.
@@ -157,8 +160,8 @@ pub struct EvoformerIteration {
     pub msa_transition: Transition,
     pub outer_product_mean: OuterProductMean,
     pub pair_stack: PairStackModules,
-    config: EvoformerConfig,
-    global: GlobalConfig,
+    pub(super) config: EvoformerConfig,
+    pub(super) global: GlobalConfig,
 }
 
 impl EvoformerIteration {
@@ -313,7 +316,9 @@ impl EvoformerStack {
 
     /// Runs the blocks in order; with `opts.recompute` (and gradients enabled) the stack is
     /// recorded on `tape` and its outputs are the tape's leaves (see [`RecomputeTape`]). An
-    /// active capture (`model::capture`) sees the main stack's block outputs.
+    /// active capture (`model::capture`) sees the main stack's block outputs. Under an active
+    /// DAP group (`parallel::sharding`) the blocks run on shards ([`AxialShards`]); captures
+    /// then see no block outputs, and recomputation is refused (the trunk checks it first).
     pub fn forward<'a>(
         &'a self,
         msa: &Tensor,
@@ -324,35 +329,44 @@ impl EvoformerStack {
         tape: &mut RecomputeTape<'a>,
     ) -> StackOutput {
         let stack = self.capture_stack();
+        let shards = sharding::dap().map(|group| AxialShards::new(&group, msa.size()[0], msa.size()[1]));
+        assert!(
+            shards.is_none() || !opts.recompute || !grad_enabled(),
+            "recomputation of a stack under dynamic axial parallelism is not supported"
+        );
+        let (state, msa_mask, pair_mask) = match &shards {
+            Some(s) => (vec![s.enter_msa(msa), s.enter_pair(pair)], s.pad_msa_mask(msa_mask), s.pad_pair_mask(pair_mask)),
+            None => (vec![msa.shallow_clone(), pair.shallow_clone()], msa_mask.shallow_clone(), pair_mask.shallow_clone()),
+        };
         let blocks = self
             .blocks
             .iter()
             .zip(0..)
             .map(|(block, index)| -> Block<'a> {
                 let (msa_mask, pair_mask) = (msa_mask.shallow_clone(), pair_mask.shallow_clone());
-                let opts = *opts;
+                let (opts, shards) = (*opts, shards.clone());
                 Box::new(move |state: &[Tensor]| {
                     capture::enter_block(stack, index);
-                    let (msa, pair) = block.forward(&state[0], &state[1], &msa_mask, &pair_mask, &opts);
+                    let (msa, pair) = match &shards {
+                        Some(s) => s.evoformer_block(block, &state[0], &state[1], &msa_mask, &pair_mask, &opts),
+                        None => block.forward(&state[0], &state[1], &msa_mask, &pair_mask, &opts),
+                    };
                     vec![msa, pair]
                 })
             })
             .collect();
         let seeded = self.blocks.first().is_some_and(|b| dropout_active(&b.global, opts));
-        let state = tape.run_stack(
-            blocks,
-            vec![msa.shallow_clone(), pair.shallow_clone()],
-            seeded,
-            opts.recompute,
-            |state| {
-                if stack == Stack::Evoformer {
-                    capture::record_evoformer_block(&state[0], &state[1]);
-                }
-            },
-        );
+        let state = tape.run_stack(blocks, state, seeded, opts.recompute, |state| {
+            if stack == Stack::Evoformer && shards.is_none() {
+                capture::record_evoformer_block(&state[0], &state[1]);
+            }
+        });
         let [msa, pair]: [Tensor; 2] =
             state.try_into().expect("an Evoformer block maps (msa, pair) to (msa, pair)");
-        StackOutput { msa, pair }
+        match &shards {
+            Some(s) => StackOutput { msa: s.exit_msa(&msa), pair: s.exit_pair(&pair) },
+            None => StackOutput { msa, pair },
+        }
     }
 }
 

@@ -18,13 +18,24 @@
 //! own examples, numbered by their index in the whole step (rank `r` of a step with `k`
 //! examples per rank has examples `r·k..(r+1)·k`), and the mean clipped gradient is averaged
 //! over the ranks before Adam; the step then equals one process accumulating all of them.
+//!
+//! Dynamic axial parallelism ([`Trainer::set_sharding`]): the ranks of a DAP group step on the
+//! same examples with the same random streams; each forward pass runs under
+//! [`run_sharded`], its backward through the collectives' tape ([`CommTape::backward`]), and
+//! the partial gradients of the sharded stacks' parameters are summed over the group before
+//! clipping (FastFold's and HelixFold's `grad_sync`); the other parameters' gradients are
+//! already whole on every rank. The group's ranks then take identical steps.
 use super::adam::{Adam, AdamConfig};
 use super::ema::{EmaConfig, ExponentialMovingAverage};
 use super::flat_parameters::FlatParameters;
 use super::forward::{draw_num_recycle, forward_training};
 use super::loss::training_loss;
 use super::schedule::LearningRateSchedule;
+use crate::model::axial_parallel::is_sharded_stack_parameter;
+use crate::parallel::autograd::CommTape;
 use crate::parallel::data_parallel::DataParallel;
+use crate::parallel::process_group::ReduceOp;
+use crate::parallel::sharding::{run_sharded, ShardingGroups};
 use crate::model::alphafold::AlphaFold;
 use crate::model::config::{ModelConfig, RuntimeOptions};
 use anyhow::{bail, Context, Result};
@@ -116,6 +127,7 @@ pub struct Trainer {
     step: u64,
     data_position: u64,
     data_parallel: Option<DataParallel>,
+    sharding: ShardingGroups,
 }
 
 /// libtorch's generator is global to the process: a trainer holds this lock from seeding it
@@ -167,6 +179,7 @@ impl Trainer {
             step: 0,
             data_position: 0,
             data_parallel: None,
+            sharding: ShardingGroups::default(),
         })
     }
 
@@ -224,6 +237,26 @@ impl Trainer {
 
     pub fn data_parallel(&self) -> Option<&DataParallel> {
         self.data_parallel.as_ref()
+    }
+
+    /// Runs every forward pass sharded over `groups` (see the module documentation). With a DAP
+    /// group, the parameters and the weight average become the group's rank 0's; every rank of
+    /// the group calls this (it broadcasts). Recomputation cannot be combined with DAP.
+    pub fn set_sharding(&mut self, groups: ShardingGroups) -> Result<()> {
+        if let Some(group) = &groups.dap {
+            if self.config.runtime.recompute {
+                bail!("recomputation (runtime recompute) cannot be combined with dynamic axial parallelism yet");
+            }
+            let first = group.broadcast(&self.params.values, 0).context("broadcasting the DAP group's parameters")?;
+            self.params.assign(&first);
+            self.ema = ExponentialMovingAverage::new(self.config.ema, &self.params.values);
+        }
+        self.sharding = groups;
+        Ok(())
+    }
+
+    pub fn sharding(&self) -> &ShardingGroups {
+        &self.sharding
     }
 
     pub(crate) fn state_mut(&mut self) -> TrainerState<'_> {
@@ -329,16 +362,52 @@ impl Trainer {
         use_clamped_fape: f64,
         runtime: &RuntimeOptions,
     ) -> Result<(f64, BTreeMap<String, f64>, (f64, f64), Tensor)> {
-        let (outputs, recompute_tape) = forward_training(&self.model, batch, num_recycle, runtime)?;
+        let forward = || forward_training(&self.model, batch, num_recycle, runtime);
+        let (forward, comm_tape) = if self.sharding.dap.is_some() || self.sharding.bp.is_some() {
+            run_sharded(&self.sharding, forward).context("sharded training forward pass")?
+        } else {
+            (forward(), CommTape::new())
+        };
+        let (outputs, recompute_tape) = forward?;
         let losses = training_loss(&outputs, &self.model_config, use_clamped_fape)?;
         let total = losses.total.double_value(&[]);
         if !total.is_finite() {
             bail!("the loss is {total} (terms: {:?})", values(&losses.terms));
         }
-        losses.total.backward();
+        if comm_tape.is_empty() {
+            losses.total.backward();
+        } else {
+            comm_tape.backward(&losses.total).context("back-propagating the loss through the sharded pass")?;
+        }
         recompute_tape.backward().context("recomputing the trunk's blocks for their gradients")?;
         let scores = (losses.lddt_ca.double_value(&[]), losses.tm_score);
-        Ok((total, values(&losses.terms), scores, self.params.flat_gradient()))
+        Ok((total, values(&losses.terms), scores, self.summed_over_dap(self.params.flat_gradient())?))
+    }
+
+    /// `gradient [P]` with the sharded stacks' partial gradients summed over the DAP group (as
+    /// it is without one).
+    fn summed_over_dap(&self, gradient: Tensor) -> Result<Tensor> {
+        let Some(group) = &self.sharding.dap else { return Ok(gradient) };
+        let ranges: Vec<(i64, i64)> = self
+            .params
+            .slots()
+            .iter()
+            .filter(|slot| is_sharded_stack_parameter(&slot.name))
+            .map(|slot| (slot.offset, slot.numel()))
+            .collect();
+        if ranges.is_empty() {
+            return Ok(gradient);
+        }
+        let partial = Tensor::cat(&ranges.iter().map(|&(at, len)| gradient.narrow(0, at, len)).collect::<Vec<_>>(), 0);
+        let summed = group.all_reduce(&partial, ReduceOp::Sum).context("summing the sharded stacks' gradients over the DAP group")?;
+        tch::no_grad(|| {
+            let mut from = 0;
+            for &(at, len) in &ranges {
+                gradient.narrow(0, at, len).copy_(&summed.narrow(0, from, len));
+                from += len;
+            }
+        });
+        Ok(gradient)
     }
 
     /// Runs `f` with the averaged weights in the model, then puts the trained ones back.
