@@ -4,113 +4,25 @@
 //! own name, `--exact`) with [`ROLE`] set to `rank:world:port:out_dir`; such a child runs the
 //! rank's part, writes what it computed into `out_dir`, and the parent compares with values it
 //! computes itself from the same inputs. The `worker` tests run `helixfold worker` processes
-//! instead. Every rendezvous uses a fresh port, every group a short timeout, and the parent
-//! kills ranks that outlive [`RANK_LIMIT`], so a failure never hangs the suite.
+//! instead. The harness is `support/ranks.rs`.
+#[path = "support/ranks.rs"]
+mod ranks;
+#[path = "support/training.rs"]
+mod training;
+
 use helixfold::parallel::autograd::CommTape;
 use helixfold::parallel::data_parallel::DataParallel;
 use helixfold::parallel::layout::{Axis, ParallelLayout};
 use helixfold::parallel::process_group::{Backend, ProcessGroup, ReduceOp, Store};
 use helixfold::parallel::workers::Cluster;
-use helixfold::testing::shared_data;
-use helixfold::train::batches::{load_structure_example, training_data_config, BatchSource, ExampleBatches};
-use helixfold::train::{TrainConfig, Trainer};
+use helixfold::train::batches::BatchSource;
+use training::{flat_parameters, tiny_model, tiny_training};
+use ranks::{free_port, read_results, role, run_ranks, spawn_ranks, values, wait_all, world_group, write_results, Role, GROUP_TIMEOUT, RANK_LIMIT};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
-
-const ROLE: &str = "HELIXFOLD_PARALLEL_TEST_ROLE";
-/// Collective and rendezvous timeout inside the ranks.
-const GROUP_TIMEOUT: Duration = Duration::from_secs(20);
-/// A rank still running after this is killed and the test fails.
-const RANK_LIMIT: Duration = Duration::from_secs(240);
-
-struct Role {
-    rank: usize,
-    world: usize,
-    port: u16,
-    out: PathBuf,
-}
-
-fn role() -> Option<Role> {
-    let text = std::env::var(ROLE).ok()?;
-    let mut parts = text.splitn(4, ':');
-    let mut next = || parts.next().expect("malformed test role");
-    Some(Role {
-        rank: next().parse().unwrap(),
-        world: next().parse().unwrap(),
-        port: next().parse().unwrap(),
-        out: PathBuf::from(next()),
-    })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts ranks `0..world` of the test named `test` (this binary re-run on that test).
-fn spawn_ranks(test: &str, world: usize, out: &Path) -> Vec<Child> {
-    let port = free_port();
-    (0..world)
-        .map(|rank| {
-            Command::new(std::env::current_exe().unwrap())
-                .args([test, "--exact", "--nocapture", "--test-threads=1"])
-                .env(ROLE, format!("{rank}:{world}:{port}:{}", out.display()))
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect()
-}
-
-/// Waits for every child (killing all of them after [`RANK_LIMIT`]); true for each success.
-fn wait_all(children: &mut [Child]) -> Vec<bool> {
-    let started = Instant::now();
-    let mut status = vec![None; children.len()];
-    while status.iter().any(Option::is_none) {
-        for (child, done) in children.iter_mut().zip(status.iter_mut()) {
-            if done.is_none() {
-                *done = child.try_wait().unwrap().map(|s| s.success());
-            }
-        }
-        if started.elapsed() > RANK_LIMIT {
-            for child in children.iter_mut() {
-                let _ = child.kill();
-            }
-            panic!("ranks still running after {RANK_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    status.into_iter().map(Option::unwrap).collect()
-}
-
-fn run_ranks(test: &str, world: usize) -> tempfile::TempDir {
-    let out = tempfile::tempdir().unwrap();
-    let mut children = spawn_ranks(test, world, out.path());
-    assert_eq!(wait_all(&mut children), vec![true; world], "every rank of {test} succeeds");
-    out
-}
-
-fn world_group(role: &Role) -> (Store, ProcessGroup) {
-    tch::set_num_threads(1);
-    let store = Store::connect("127.0.0.1", role.port, role.world, role.rank == 0, GROUP_TIMEOUT).unwrap();
-    let group = ProcessGroup::new(Backend::Gloo, &store, role.rank, role.world, "127.0.0.1", GROUP_TIMEOUT).unwrap();
-    (store, group)
-}
-
-fn values(tensor: &Tensor) -> Vec<f32> {
-    Vec::<f32>::try_from(&tensor.to_kind(Kind::Float).reshape([-1])).unwrap()
-}
-
-fn write_results(role: &Role, results: &BTreeMap<String, Vec<f32>>) {
-    let path = role.out.join(format!("rank{}.json", role.rank));
-    std::fs::write(path, serde_json::to_vec(results).unwrap()).unwrap();
-}
-
-fn read_results(out: &Path, rank: usize) -> BTreeMap<String, Vec<f32>> {
-    serde_json::from_slice(&std::fs::read(out.join(format!("rank{rank}.json"))).unwrap()).unwrap()
-}
 
 /// Rank `r`'s input: `[2W, 3]`, distinct on every rank and row.
 fn input(rank: usize, world: usize) -> Tensor {
@@ -124,6 +36,7 @@ fn weights(world: usize) -> Tensor {
 
 fn collectives_rank(role: &Role) {
     let (store, group) = world_group(role);
+    let group = std::sync::Arc::new(group);
     let (rank, world) = (role.rank, role.world);
     let x = input(rank, world);
     let mut results = BTreeMap::new();
@@ -250,35 +163,11 @@ fn collectives_on_four_ranks() {
     check_collectives(out.path(), 4);
 }
 
-/// openfold_mini's 1psm chain A (38 residues, /work/shared/data/openfold_mini) with the tiny
-/// preset and small MSAs, as tests/train_cli.rs trains it.
-fn tiny_training(seed: u64) -> Option<(Trainer, ExampleBatches)> {
-    let cif = shared_data("openfold_mini/mmcif/1psm.cif")?;
-    let a3m = shared_data("openfold_mini/alignments/1psm_A/bfd_uniclust_hits.a3m")?;
-    let mut model = helixfold::model::config::ModelConfig::tiny();
-    model.data.crop_size = None;
-    model.data.max_msa_clusters = 8;
-    model.data.max_extra_msa = 16;
-    let mut config = TrainConfig::alphafold(&model, seed);
-    config.schedule.warmup_steps = 1;
-    let example = load_structure_example(&cif, &[a3m]).unwrap();
-    let data = training_data_config(&model).unwrap();
-    let trainer = Trainer::new(&model, config, Device::Cpu).unwrap();
-    Some((trainer, ExampleBatches { example, data, seed, device: Device::Cpu }))
-}
-
-/// Every trainable parameter, by name, as one vector.
-fn flat_parameters(trainer: &Trainer) -> Tensor {
-    let mut named: Vec<(String, Tensor)> = trainer.var_store().variables().into_iter().collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    Tensor::cat(&named.iter().map(|(_, t)| t.detach().reshape([-1])).collect::<Vec<_>>(), 0)
-}
-
 const DP_SEED: u64 = 5;
 
 fn data_parallel_rank(role: &Role) {
     let (_store, group) = world_group(role);
-    let (mut trainer, mut source) = tiny_training(DP_SEED).expect("the parent checked the shared data");
+    let (mut trainer, mut source) = tiny_training(&tiny_model(None), DP_SEED).expect("the parent checked the shared data");
     // Small buckets, so that the gradient crosses in many pieces.
     trainer.set_data_parallel(Some(DataParallel::new(group).with_bucket_elements(4096))).unwrap();
     let examples = trainer.data_parallel().unwrap().shard(trainer.data_position(), 1);
@@ -301,7 +190,7 @@ fn data_parallel_step_equals_accumulating_both_examples() {
         return data_parallel_rank(&role);
     }
     tch::set_num_threads(1);
-    let Some((mut single, mut source)) = tiny_training(DP_SEED) else { return };
+    let Some((mut single, mut source)) = tiny_training(&tiny_model(None), DP_SEED) else { return };
     let before = flat_parameters(&single);
     let batches = [source.batch(0).unwrap(), source.batch(1).unwrap()];
     single.step_accumulated(&batches).unwrap();

@@ -6,7 +6,8 @@
 //! transition), the outer product mean that links the branches, and the pair branch (triangle
 //! updates and attention, pair transition), so that HelixFold's Branch Parallelism can run the
 //! branches on two devices. Composed in [`EvoformerIteration::forward`] they give AlphaFold's
-//! order exactly.
+//! order exactly. Under dynamic axial parallelism a stack runs its blocks on shards instead
+//! (`model::axial_parallel`).
 use super::config::{
     AttentionConfig, DropoutConfig, EvoformerConfig, GlobalConfig, Orientation, OuterProductMeanPosition,
     RuntimeOptions, TransitionConfig, TriangleMultiplicationConfig,
@@ -16,11 +17,14 @@ use super::msa_column_global_attention::MsaColumnGlobalAttention;
 use super::msa_row_attention::MsaRowAttentionWithPairBias;
 use super::outer_product_mean::OuterProductMean;
 use super::primitives::{draw_seed, dropout_active, residual_update};
+use super::axial_parallel::AxialShards;
+use super::branch_parallel;
 use super::capture::{self, Stack};
-use super::recompute::{Block, RecomputeTape};
+use super::recompute::{grad_enabled, Block, RecomputeTape};
 use super::transition::Transition;
 use super::triangle_attention::TriangleAttention;
 use super::triangle_multiplication::TriangleMultiplication;
+use crate::parallel::sharding;
 use tch::{nn, Tensor};
 
 /// Column attention of a block: full attention in the main stack, global in the extra-MSA stack.
@@ -31,7 +35,7 @@ pub enum ColumnAttention {
 }
 
 impl ColumnAttention {
-    fn forward(&self, msa: &Tensor, msa_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
+    pub(super) fn forward(&self, msa: &Tensor, msa_mask: &Tensor, opts: &RuntimeOptions) -> Tensor {
         match self {
             ColumnAttention::Full(m) => m.forward(msa, msa_mask, opts),
             ColumnAttention::Global(m) => m.forward(msa, msa_mask, opts),
@@ -48,18 +52,18 @@ pub struct PairStackModules {
     pub triangle_attention_starting_node: TriangleAttention,
     pub triangle_attention_ending_node: TriangleAttention,
     pub pair_transition: Transition,
-    config: PairStackDropout,
+    pub(super) config: PairStackDropout,
 }
 
 /// Dropout settings of the pair-branch updates, kept to apply the residual updates.
 #[derive(Debug, Clone, Copy)]
-struct PairStackDropout {
-    tri_mul_out: DropoutConfig,
-    tri_mul_in: DropoutConfig,
-    tri_att_start: DropoutConfig,
-    tri_att_end: DropoutConfig,
-    transition: DropoutConfig,
-    global: GlobalConfig,
+pub(super) struct PairStackDropout {
+    pub(super) tri_mul_out: DropoutConfig,
+    pub(super) tri_mul_in: DropoutConfig,
+    pub(super) tri_att_start: DropoutConfig,
+    pub(super) tri_att_end: DropoutConfig,
+    pub(super) transition: DropoutConfig,
+    pub(super) global: GlobalConfig,
 }
 
 /// The pair-branch configuration slices common to [`EvoformerConfig`] and the template stack.
@@ -157,8 +161,8 @@ pub struct EvoformerIteration {
     pub msa_transition: Transition,
     pub outer_product_mean: OuterProductMean,
     pub pair_stack: PairStackModules,
-    config: EvoformerConfig,
-    global: GlobalConfig,
+    pub(super) config: EvoformerConfig,
+    pub(super) global: GlobalConfig,
 }
 
 impl EvoformerIteration {
@@ -252,7 +256,8 @@ impl EvoformerIteration {
     }
 
     /// The whole block in the configured order (`outer_product_mean.position`, AlphaFold's by
-    /// default); returns `(msa, pair)`.
+    /// default), its branches split over the active BP group if there is one
+    /// (`model::branch_parallel`); returns `(msa, pair)`.
     pub fn forward(
         &self,
         msa: &Tensor,
@@ -261,31 +266,108 @@ impl EvoformerIteration {
         pair_mask: &Tensor,
         opts: &RuntimeOptions,
     ) -> (Tensor, Tensor) {
-        let seeds = PartSeeds::draw(dropout_active(&self.global, opts));
-        match self.config.outer_product_mean.position {
-            OuterProductMeanPosition::Origin => {
-                let msa = seeds.run(Part::Msa, || self.msa_branch(msa, msa_mask, pair, opts));
-                let pair = seeds.run(Part::OuterProduct, || self.outer_product_update(&msa, msa_mask, pair, opts));
-                (msa, seeds.run(Part::Pair, || self.pair_branch(&pair, pair_mask, opts)))
-            }
-            OuterProductMeanPosition::First => {
-                let pair = seeds.run(Part::OuterProduct, || self.outer_product_update(msa, msa_mask, pair, opts));
-                let msa = seeds.run(Part::Msa, || self.msa_branch(msa, msa_mask, &pair, opts));
-                (msa, seeds.run(Part::Pair, || self.pair_branch(&pair, pair_mask, opts)))
-            }
-            OuterProductMeanPosition::End => {
-                let new_msa = seeds.run(Part::Msa, || self.msa_branch(msa, msa_mask, pair, opts));
-                let pair = seeds.run(Part::Pair, || self.pair_branch(pair, pair_mask, opts));
-                let pair = seeds.run(Part::OuterProduct, || self.outer_product_update(&new_msa, msa_mask, &pair, opts));
-                (new_msa, pair)
-            }
+        let parts = WholeParts { block: self, msa_mask, pair_mask, opts };
+        compose_block(&parts, msa.shallow_clone(), pair.shallow_clone())
+    }
+}
+
+/// The parts of an Evoformer block over one representation of the activations: whole tensors
+/// in one process ([`WholeParts`]) or shards under dynamic axial parallelism
+/// (`model::axial_parallel`). [`compose_block`] puts the parts in the block's order.
+pub(super) trait BlockParts {
+    /// How an activation is held (a tensor, or a rank's block of one).
+    type Act;
+
+    /// The block being run.
+    fn block(&self) -> &EvoformerIteration;
+    fn opts(&self) -> &RuntimeOptions;
+    /// Alg. 6 lines 2-4: the new MSA from the MSA and the pair.
+    fn msa_branch(&self, msa: &Self::Act, pair: &Self::Act) -> Self::Act;
+    /// Alg. 6 line 5: `pair + dropout(OuterProductMean(msa))`.
+    fn outer_product_update(&self, msa: &Self::Act, pair: &Self::Act) -> Self::Act;
+    /// Alg. 6 lines 6-10: the new pair.
+    fn pair_branch(&self, pair: &Self::Act) -> Self::Act;
+    /// The activation as one tensor in a fixed layout, for exchanging it between ranks that hold
+    /// it the same way.
+    fn to_tensor(&self, act: &Self::Act) -> Tensor;
+    /// The inverse of [`BlockParts::to_tensor`].
+    fn from_tensor(&self, tensor: Tensor) -> Self::Act;
+}
+
+/// A block on whole activations.
+struct WholeParts<'b> {
+    block: &'b EvoformerIteration,
+    msa_mask: &'b Tensor,
+    pair_mask: &'b Tensor,
+    opts: &'b RuntimeOptions,
+}
+
+impl BlockParts for WholeParts<'_> {
+    type Act = Tensor;
+
+    fn block(&self) -> &EvoformerIteration {
+        self.block
+    }
+
+    fn opts(&self) -> &RuntimeOptions {
+        self.opts
+    }
+
+    fn msa_branch(&self, msa: &Tensor, pair: &Tensor) -> Tensor {
+        self.block.msa_branch(msa, self.msa_mask, pair, self.opts)
+    }
+
+    fn outer_product_update(&self, msa: &Tensor, pair: &Tensor) -> Tensor {
+        self.block.outer_product_update(msa, self.msa_mask, pair, self.opts)
+    }
+
+    fn pair_branch(&self, pair: &Tensor) -> Tensor {
+        self.block.pair_branch(pair, self.pair_mask, self.opts)
+    }
+
+    fn to_tensor(&self, act: &Tensor) -> Tensor {
+        act.shallow_clone()
+    }
+
+    fn from_tensor(&self, tensor: Tensor) -> Tensor {
+        tensor
+    }
+}
+
+/// One block in the order its configuration names (`outer_product_mean.position`), in this
+/// process or, under an active BP group, with its branches on the group's two ranks.
+pub(super) fn compose_block<P: BlockParts>(parts: &P, msa: P::Act, pair: P::Act) -> (P::Act, P::Act) {
+    let block = parts.block();
+    let seeds = PartSeeds::draw(dropout_active(&block.global, parts.opts()));
+    let position = block.config.outer_product_mean.position;
+    if let Some(group) = sharding::bp() {
+        return branch_parallel::compose(parts, &group, position, &seeds, msa, pair);
+    }
+    match position {
+        OuterProductMeanPosition::Origin => {
+            let msa = seeds.run(Part::Msa, || parts.msa_branch(&msa, &pair));
+            let pair = seeds.run(Part::OuterProduct, || parts.outer_product_update(&msa, &pair));
+            let pair = seeds.run(Part::Pair, || parts.pair_branch(&pair));
+            (msa, pair)
+        }
+        OuterProductMeanPosition::First => {
+            let pair = seeds.run(Part::OuterProduct, || parts.outer_product_update(&msa, &pair));
+            let msa = seeds.run(Part::Msa, || parts.msa_branch(&msa, &pair));
+            let pair = seeds.run(Part::Pair, || parts.pair_branch(&pair));
+            (msa, pair)
+        }
+        OuterProductMeanPosition::End => {
+            let new_msa = seeds.run(Part::Msa, || parts.msa_branch(&msa, &pair));
+            let pair = seeds.run(Part::Pair, || parts.pair_branch(&pair));
+            let pair = seeds.run(Part::OuterProduct, || parts.outer_product_update(&new_msa, &pair));
+            (new_msa, pair)
         }
     }
 }
 
 /// The parts of a block that draw dropout masks.
 #[derive(Debug, Clone, Copy)]
-enum Part {
+pub(super) enum Part {
     Msa,
     OuterProduct,
     Pair,
@@ -295,14 +377,14 @@ enum Part {
 /// part's masks then depend neither on the order the parts run in nor on which of them run in
 /// this process, so a block split over ranks (branch parallelism) draws the same masks as one
 /// process.
-struct PartSeeds(Option<[i64; 3]>);
+pub(super) struct PartSeeds(Option<[i64; 3]>);
 
 impl PartSeeds {
     fn draw(dropout_active: bool) -> Self {
         Self(dropout_active.then(|| [draw_seed(), draw_seed(), draw_seed()]))
     }
 
-    fn run<T>(&self, part: Part, f: impl FnOnce() -> T) -> T {
+    pub(super) fn run<T>(&self, part: Part, f: impl FnOnce() -> T) -> T {
         if let Some(seeds) = self.0 {
             tch::manual_seed(seeds[part as usize]);
         }
@@ -350,7 +432,9 @@ impl EvoformerStack {
 
     /// Runs the blocks in order; with `opts.recompute` (and gradients enabled) the stack is
     /// recorded on `tape` and its outputs are the tape's leaves (see [`RecomputeTape`]). An
-    /// active capture (`model::capture`) sees the main stack's block outputs.
+    /// active capture (`model::capture`) sees the main stack's block outputs. Under an active
+    /// DAP group (`parallel::sharding`) the blocks run on shards ([`AxialShards`]); captures
+    /// then see no block outputs, and recomputation is refused (the trunk checks it first).
     pub fn forward<'a>(
         &'a self,
         msa: &Tensor,
@@ -361,35 +445,44 @@ impl EvoformerStack {
         tape: &mut RecomputeTape<'a>,
     ) -> StackOutput {
         let stack = self.capture_stack();
+        let shards = sharding::dap().map(|group| AxialShards::new(&group, msa.size()[0], msa.size()[1]));
+        assert!(
+            shards.is_none() || !opts.recompute || !grad_enabled(),
+            "recomputation of a stack under dynamic axial parallelism is not supported"
+        );
+        let (state, msa_mask, pair_mask) = match &shards {
+            Some(s) => (vec![s.enter_msa(msa), s.enter_pair(pair)], s.pad_msa_mask(msa_mask), s.pad_pair_mask(pair_mask)),
+            None => (vec![msa.shallow_clone(), pair.shallow_clone()], msa_mask.shallow_clone(), pair_mask.shallow_clone()),
+        };
         let blocks = self
             .blocks
             .iter()
             .zip(0..)
             .map(|(block, index)| -> Block<'a> {
                 let (msa_mask, pair_mask) = (msa_mask.shallow_clone(), pair_mask.shallow_clone());
-                let opts = *opts;
+                let (opts, shards) = (*opts, shards.clone());
                 Box::new(move |state: &[Tensor]| {
                     capture::enter_block(stack, index);
-                    let (msa, pair) = block.forward(&state[0], &state[1], &msa_mask, &pair_mask, &opts);
+                    let (msa, pair) = match &shards {
+                        Some(s) => s.evoformer_block(block, &state[0], &state[1], &msa_mask, &pair_mask, &opts),
+                        None => block.forward(&state[0], &state[1], &msa_mask, &pair_mask, &opts),
+                    };
                     vec![msa, pair]
                 })
             })
             .collect();
         let seeded = self.blocks.first().is_some_and(|b| dropout_active(&b.global, opts));
-        let state = tape.run_stack(
-            blocks,
-            vec![msa.shallow_clone(), pair.shallow_clone()],
-            seeded,
-            opts.recompute,
-            |state| {
-                if stack == Stack::Evoformer {
-                    capture::record_evoformer_block(&state[0], &state[1]);
-                }
-            },
-        );
+        let state = tape.run_stack(blocks, state, seeded, opts.recompute, |state| {
+            if stack == Stack::Evoformer && shards.is_none() {
+                capture::record_evoformer_block(&state[0], &state[1]);
+            }
+        });
         let [msa, pair]: [Tensor; 2] =
             state.try_into().expect("an Evoformer block maps (msa, pair) to (msa, pair)");
-        StackOutput { msa, pair }
+        match &shards {
+            Some(s) => StackOutput { msa: s.exit_msa(&msa), pair: s.exit_pair(&pair) },
+            None => StackOutput { msa, pair },
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The AlphaFold2 network (Jumper et al. (2021)) on libtorch: configuration, primitives, the
 //! Evoformer trunk with its embedders, the output heads and confidence metrics.
 pub mod alphafold;
+pub mod axial_parallel;
+pub mod branch_parallel;
 pub mod capture;
 pub mod chunking;
 pub mod confidence;

@@ -444,22 +444,52 @@ pub fn residual_update(
 /// `update` with `dropout` applied (kept entries scaled by `1 / keep`), or as it is when dropout
 /// is off.
 pub fn dropped_out(update: Tensor, dropout: &DropoutConfig, global: &GlobalConfig, opts: &RuntimeOptions) -> Tensor {
+    let shape = update.size();
+    dropped_out_part(update, dropout, global, opts, &shape, |mask| mask)
+}
+
+/// [`residual_update`] for a part of an activation (a shard under dynamic axial parallelism):
+/// the dropout mask is drawn for the whole activation of shape `whole` (the same draws as the
+/// unsharded run makes) and `part_of` cuts this part's mask out of it.
+pub fn residual_update_of_part(
+    act: &Tensor,
+    update: Tensor,
+    dropout: &DropoutConfig,
+    global: &GlobalConfig,
+    opts: &RuntimeOptions,
+    whole: &[i64],
+    part_of: impl FnOnce(Tensor) -> Tensor,
+) -> Tensor {
+    act + dropped_out_part(update, dropout, global, opts, whole, part_of)
+}
+
+fn dropped_out_part(
+    update: Tensor,
+    dropout: &DropoutConfig,
+    global: &GlobalConfig,
+    opts: &RuntimeOptions,
+    whole: &[i64],
+    part_of: impl FnOnce(Tensor) -> Tensor,
+) -> Tensor {
     if !dropout_active(global, opts) || dropout.dropout_rate == 0.0 {
         return update;
     }
-    let mut shape = update.size();
-    if dropout.shared_dropout {
-        let n = shape.len();
-        let axis = match dropout.orientation {
-            Orientation::PerRow => n - 3,
-            Orientation::PerColumn => n - 2,
-        };
+    let mut shape = whole.to_vec();
+    if let Some(axis) = shared_dropout_axis(dropout, shape.len()) {
         shape[axis] = 1;
     }
     let keep = 1.0 - dropout.dropout_rate;
     let mask =
         Tensor::rand(shape.as_slice(), (update.kind(), update.device())).lt(keep).to_kind(update.kind());
-    update * mask / keep
+    update * part_of(mask) / keep
+}
+
+/// The axis of a rank-`dims` activation along which a shared dropout mask is broadcast.
+pub fn shared_dropout_axis(dropout: &DropoutConfig, dims: usize) -> Option<usize> {
+    dropout.shared_dropout.then(|| match dropout.orientation {
+        Orientation::PerRow => dims - 3,
+        Orientation::PerColumn => dims - 2,
+    })
 }
 
 /// libtorch's generator is global to the process: whoever seeds it (a trainer, a test) holds

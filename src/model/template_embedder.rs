@@ -10,7 +10,9 @@ use super::config::{GlobalConfig, RuntimeOptions, TemplateConfig};
 use super::embedders::dgram_from_positions;
 use super::evoformer::{PairStackConfig, PairStackModules};
 use super::primitives::{dropout_active, mask_bias, Attention, Init, LayerNorm, Linear};
-use super::recompute::{Block, RecomputeTape};
+use super::axial_parallel::AxialShards;
+use super::recompute::{grad_enabled, Block, RecomputeTape};
+use crate::parallel::sharding;
 use crate::residue_constants::ATOM_TYPES;
 use tch::{nn, Kind, Tensor};
 
@@ -152,21 +154,38 @@ impl SingleTemplateEmbedding {
         let features = self.pair_features(t).to_kind(opts.precision.kind());
         // [T, R, R, c_t]
         let act = self.embedding2d.forward(&features);
+        // Under DAP each rank runs the stack on its rows of every template's pair.
+        let shards = sharding::dap().map(|group| AxialShards::new(&group, 0, act.size()[1]));
+        assert!(
+            shards.is_none() || !opts.recompute || !grad_enabled(),
+            "recomputation of a stack under dynamic axial parallelism is not supported"
+        );
+        let (act, pair_mask) = match &shards {
+            Some(s) => (s.enter_pair(&act), s.pad_pair_mask(pair_mask)),
+            None => (act, pair_mask.shallow_clone()),
+        };
         let blocks = self
             .template_pair_stack
             .iter()
             .zip(0..)
             .map(|(block, index)| -> Block<'a> {
-                let (pair_mask, opts) = (pair_mask.shallow_clone(), *opts);
+                let (pair_mask, opts, shards) = (pair_mask.shallow_clone(), *opts, shards.clone());
                 Box::new(move |state: &[Tensor]| {
                     capture::enter_block(Stack::TemplatePair, index);
-                    vec![block.template_order(&state[0], &pair_mask, &opts)]
+                    vec![match &shards {
+                        Some(s) => s.template_block(block, &state[0], &pair_mask, &opts),
+                        None => block.template_order(&state[0], &pair_mask, &opts),
+                    }]
                 })
             })
             .collect();
         let seeded = dropout_active(&self.global, opts);
         let mut state = tape.run_stack(blocks, vec![act], seeded, opts.recompute, |_| {});
         let act = state.pop().expect("a template pair block maps one tensor to one");
+        let act = match &shards {
+            Some(s) => s.exit_pair(&act),
+            None => act,
+        };
         self.output_layer_norm.forward(&act)
     }
 }

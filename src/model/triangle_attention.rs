@@ -37,7 +37,12 @@ impl TriangleAttention {
         }
     }
 
-    /// The pair `[*, N_res, N_res, c_z]` in this module's row orientation.
+    pub fn orientation(&self) -> Orientation {
+        self.orientation
+    }
+
+    /// The pair `[*, N_res, N_res, c_z]` in this module's row orientation (and back: the
+    /// transposition is its own inverse).
     pub fn oriented_pair(&self, pair: &Tensor) -> Tensor {
         match self.orientation {
             Orientation::PerRow => pair.shallow_clone(),

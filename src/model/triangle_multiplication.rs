@@ -48,20 +48,31 @@ impl TriangleMultiplication {
         (left, right, x)
     }
 
+    pub fn direction(&self) -> TriangleDirection {
+        self.direction
+    }
+
+    /// `[*, I, J, c]` products of the projections: outgoing `sum_k left_ik right_jk` from
+    /// `left [*, I, K, c]`, `right [*, J, K, c]`; incoming `sum_k left_kj right_ki` from
+    /// `left [*, K, J, c]`, `right [*, K, I, c]`. Under dynamic axial parallelism `left` is a
+    /// shard of its free axis and `right` whole.
+    pub fn combine(&self, left: &Tensor, right: &Tensor) -> Tensor {
+        match self.direction {
+            TriangleDirection::Outgoing => Tensor::einsum("...ikc,...jkc->...ijc", &[left, right], None::<i64>),
+            TriangleDirection::Incoming => Tensor::einsum("...kjc,...kic->...ijc", &[left, right], None::<i64>),
+        }
+    }
+
+    /// The update `[*, I, J, c_z]` from the products `[*, I, J, c]` and the normalised input
+    /// `x [*, I, J, c_z]` of the same positions (for the output gate).
+    pub fn output(&self, combined: &Tensor, x: &Tensor) -> Tensor {
+        let out = self.output_projection.forward(&self.center_layer_norm.forward(combined));
+        out * self.gating_linear.forward(x).sigmoid()
+    }
+
     /// `pair [*, N_res, N_res, c_z]`, `pair_mask [*, N_res, N_res]` -> update of the same shape.
     pub fn forward(&self, pair: &Tensor, pair_mask: &Tensor) -> Tensor {
         let (left, right, x) = self.projections(pair, pair_mask);
-        // [*, N_res, N_res, c]
-        let combined = match self.direction {
-            TriangleDirection::Outgoing => {
-                Tensor::einsum("...ikc,...jkc->...ijc", &[&left, &right], None::<i64>)
-            }
-            TriangleDirection::Incoming => {
-                Tensor::einsum("...kjc,...kic->...ijc", &[&left, &right], None::<i64>)
-            }
-        };
-        // [*, N_res, N_res, c_z]
-        let out = self.output_projection.forward(&self.center_layer_norm.forward(&combined));
-        out * self.gating_linear.forward(&x).sigmoid()
+        self.output(&self.combine(&left, &right), &x)
     }
 }

@@ -6,9 +6,10 @@ use super::config::{ModelConfig, RuntimeOptions};
 use super::embedders::{extra_msa_feature, ExtraMsaEmbedder, InputEmbedder, Recycled, RecyclingEmbedder};
 use super::evoformer::EvoformerStack;
 use super::primitives::{Init, Linear};
-use super::recompute::RecomputeTape;
+use super::recompute::{grad_enabled, RecomputeTape};
 use super::template_embedder::{TemplateBatch, TemplateEmbedding, TemplateSingleEmbedding};
 use crate::geometry::torsions::atom37_to_torsion_angles;
+use crate::parallel::sharding;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use tch::{nn, Kind, Tensor};
@@ -145,6 +146,9 @@ impl EmbeddingsAndEvoformer {
         // `template.enabled = False` does.
         if self.template_embedding.is_some() && batch.templates.is_none() {
             bail!("the model embeds templates but the batch lacks them");
+        }
+        if opts.recompute && grad_enabled() && sharding::dap().is_some() {
+            bail!("recomputation (runtime recompute) cannot be combined with dynamic axial parallelism yet; turn one of them off");
         }
         let target_feat = batch.target_feat.to_kind(kind);
         // [N_seq, N_res, c_m]

@@ -6,6 +6,7 @@
 //! |-------------------------------------------|-----------------------------------------|
 //! | `scatter(x, d)`: this rank's block along d | `gather(g, d)`                          |
 //! | `gather(x, d)`: all blocks along d         | `split(g, d)`: this rank's block        |
+//! | `all_gather(x, d)`: all blocks along d     | `reduce_scatter(g, d)`: this rank's block of the sum |
 //! | `reduce(x)`: all-reduce sum                | identity                                |
 //! | `copy(x)`: identity                        | all-reduce sum                          |
 //! | `all_to_all(x, i, o)`: split i, concat o   | `all_to_all(g, o, i)`                   |
@@ -20,10 +21,18 @@
 //! order, so the duals' collectives match up. The graph is kept through these passes
 //! (`keep_graph`), since the segments may share nodes; it is freed with the tensors.
 //!
-//! The plain forms ([`split`], [`gather`], [`all_to_all`]) move dimension `d` to the front
-//! for [`ProcessGroup`]'s dimension-0 collectives.
+//! `gather` suits a stack's exit, where every rank goes on with the same full tensor and the
+//! same loss, so each rank's gradient of it is already the whole one; `all_gather` (HelixFold's
+//! `all_gather` with its `all_gather_opp` dual) suits a full operand used by each rank's own
+//! shard of the computation (the pair bias, the right-hand operands), whose gradient is the
+//! sum of the ranks' partial ones.
+//!
+//! The plain forms ([`split`], [`gather`], [`reduce_scatter`], [`all_to_all`]) move dimension
+//! `d` to the front for [`ProcessGroup`]'s dimension-0 collectives. A tape holds its groups by
+//! `Arc`, so it can outlive the caller's borrows (e.g. in [`super::sharding`]'s thread-local).
 use super::process_group::{ProcessGroup, ReduceOp};
 use anyhow::{anyhow, ensure, Context, Result};
+use std::sync::Arc;
 use tch::{Kind, Tensor};
 
 /// A dimension index that may count from the end (`-1` is the last).
@@ -55,6 +64,14 @@ pub fn gather(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor>
     Ok(gathered.transpose(0, dim).contiguous())
 }
 
+/// This rank's block along `dim` of the sum over ranks of `tensor` (`[.., W·D, ..]` → `[.., D, ..]`).
+pub fn reduce_scatter(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> {
+    let dim = axis(tensor, dim)?;
+    block_size(group, tensor, dim)?;
+    let reduced = group.reduce_scatter(&tensor.transpose(0, dim).contiguous(), ReduceOp::Sum)?;
+    Ok(reduced.transpose(0, dim).contiguous())
+}
+
 /// Splits `tensor` into `W` blocks along `in_dim`, sends block `j` to rank `j`, and concatenates
 /// the received blocks along `out_dim` in rank order (FastFold's `_all_to_all`: with
 /// `in_dim = 1, out_dim = 2`, `[B, I, J/W·..]`-style row shards become column shards).
@@ -73,13 +90,14 @@ pub fn all_to_all(group: &ProcessGroup, tensor: &Tensor, in_dim: i64, out_dim: i
 enum Dual {
     Gather { dim: i64 },
     Split { dim: i64 },
+    ReduceScatter { dim: i64 },
     Identity,
     AllReduce,
     AllToAll { in_dim: i64, out_dim: i64 },
 }
 
-struct Record<'g> {
-    group: &'g ProcessGroup,
+struct Record {
+    group: Arc<ProcessGroup>,
     input: Tensor,
     leaf: Tensor,
     dual: Dual,
@@ -87,11 +105,18 @@ struct Record<'g> {
 
 /// The collectives of one forward pass, for [`CommTape::backward`].
 #[derive(Default)]
-pub struct CommTape<'g> {
-    records: Vec<Record<'g>>,
+pub struct CommTape {
+    records: Vec<Record>,
 }
 
-impl<'g> CommTape<'g> {
+impl std::fmt::Debug for CommTape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let duals: Vec<Dual> = self.records.iter().map(|r| r.dual).collect();
+        f.debug_struct("CommTape").field("duals", &duals).finish()
+    }
+}
+
+impl CommTape {
     pub fn new() -> Self {
         Self { records: Vec::new() }
     }
@@ -106,42 +131,49 @@ impl<'g> CommTape<'g> {
     }
 
     /// The forward result as a new leaf, recorded when `input` takes part in autograd.
-    fn record(&mut self, group: &'g ProcessGroup, input: &Tensor, output: Tensor, dual: Dual) -> Tensor {
+    fn record(&mut self, group: &Arc<ProcessGroup>, input: &Tensor, output: Tensor, dual: Dual) -> Tensor {
         if !input.requires_grad() {
             return output;
         }
         let leaf = output.detach().set_requires_grad(true);
-        self.records.push(Record { group, input: input.shallow_clone(), leaf: leaf.shallow_clone(), dual });
+        self.records.push(Record { group: Arc::clone(group), input: input.shallow_clone(), leaf: leaf.shallow_clone(), dual });
         leaf
     }
 
     /// FastFold's `scatter`: this rank's block along `dim`; backward gathers the gradient.
-    pub fn scatter(&mut self, group: &'g ProcessGroup, input: &Tensor, dim: i64) -> Result<Tensor> {
+    pub fn scatter(&mut self, group: &Arc<ProcessGroup>, input: &Tensor, dim: i64) -> Result<Tensor> {
         let output = tch::no_grad(|| split(group, input, dim))?;
         Ok(self.record(group, input, output, Dual::Gather { dim }))
     }
 
     /// FastFold's `gather`: all blocks along `dim`; backward keeps this rank's block.
-    pub fn gather(&mut self, group: &'g ProcessGroup, input: &Tensor, dim: i64) -> Result<Tensor> {
+    pub fn gather(&mut self, group: &Arc<ProcessGroup>, input: &Tensor, dim: i64) -> Result<Tensor> {
         let output = tch::no_grad(|| gather(group, input, dim))?;
         Ok(self.record(group, input, output, Dual::Split { dim }))
     }
 
+    /// HelixFold's `all_gather`: all blocks along `dim`; backward sums the gradient over ranks
+    /// and keeps this rank's block.
+    pub fn all_gather(&mut self, group: &Arc<ProcessGroup>, input: &Tensor, dim: i64) -> Result<Tensor> {
+        let output = tch::no_grad(|| gather(group, input, dim))?;
+        Ok(self.record(group, input, output, Dual::ReduceScatter { dim }))
+    }
+
     /// FastFold's `reduce`: the sum over ranks; backward passes the gradient through.
-    pub fn reduce(&mut self, group: &'g ProcessGroup, input: &Tensor) -> Result<Tensor> {
+    pub fn reduce(&mut self, group: &Arc<ProcessGroup>, input: &Tensor) -> Result<Tensor> {
         let output = tch::no_grad(|| group.all_reduce(input, ReduceOp::Sum))?;
         Ok(self.record(group, input, output, Dual::Identity))
     }
 
     /// FastFold's `copy`: the input itself; backward sums the gradient over ranks.
-    pub fn copy(&mut self, group: &'g ProcessGroup, input: &Tensor) -> Result<Tensor> {
+    pub fn copy(&mut self, group: &Arc<ProcessGroup>, input: &Tensor) -> Result<Tensor> {
         let output = tch::no_grad(|| input.copy());
         Ok(self.record(group, input, output, Dual::AllReduce))
     }
 
     /// FastFold's `All_to_All`: split along `in_dim`, exchange, concatenate along `out_dim`;
     /// backward is the all-to-all with the dimensions swapped.
-    pub fn all_to_all(&mut self, group: &'g ProcessGroup, input: &Tensor, in_dim: i64, out_dim: i64) -> Result<Tensor> {
+    pub fn all_to_all(&mut self, group: &Arc<ProcessGroup>, input: &Tensor, in_dim: i64, out_dim: i64) -> Result<Tensor> {
         let output = tch::no_grad(|| all_to_all(group, input, in_dim, out_dim))?;
         Ok(self.record(group, input, output, Dual::AllToAll { in_dim, out_dim }))
     }
@@ -153,10 +185,11 @@ impl<'g> CommTape<'g> {
         for (index, record) in self.records.into_iter().enumerate().rev() {
             let gradient = record.leaf.grad();
             let gradient = if gradient.defined() { gradient } else { record.leaf.zeros_like() };
-            let group = record.group;
+            let group = &*record.group;
             let input_gradient = tch::no_grad(|| match record.dual {
                 Dual::Gather { dim } => gather(group, &gradient, dim),
                 Dual::Split { dim } => split(group, &gradient, dim),
+                Dual::ReduceScatter { dim } => reduce_scatter(group, &gradient, dim),
                 Dual::Identity => Ok(gradient.shallow_clone()),
                 Dual::AllReduce => group.all_reduce(&gradient, ReduceOp::Sum),
                 Dual::AllToAll { in_dim, out_dim } => all_to_all(group, &gradient, out_dim, in_dim),

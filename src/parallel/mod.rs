@@ -1,12 +1,14 @@
 //! Multi-process parallelism on PyTorch's distributed runtime (c10d through a C++ shim, see
 //! `c10d_shim.cpp`): process groups and their collectives, HelixFold's rank layout, data
-//! parallelism, and the worker processes that run a session's commands on every rank.
+//! parallelism, the groups a sharded forward pass runs over, and the worker processes that run
+//! a session's commands on every rank.
 pub mod autograd;
 pub mod data_parallel;
 mod ffi;
 pub mod layout;
 pub mod local_workers;
 pub mod process_group;
+pub mod sharding;
 pub mod workers;
 
 pub use ffi::NO_GLOO;

@@ -18,6 +18,18 @@
 //! own examples, numbered by their index in the whole step (rank `r` of a step with `k`
 //! examples per rank has examples `r·k..(r+1)·k`), and the mean clipped gradient is averaged
 //! over the ranks before Adam; the step then equals one process accumulating all of them.
+//!
+//! Dynamic axial parallelism ([`Trainer::set_sharding`]): the ranks of a DAP group step on the
+//! same examples with the same random streams; each forward pass runs under
+//! [`run_sharded`], its backward through the collectives' tape ([`CommTape::backward`]), and
+//! the partial gradients of the sharded stacks' parameters are summed over the group before
+//! clipping (FastFold's and HelixFold's `grad_sync`); the other parameters' gradients are
+//! already whole on every rank. The group's ranks then take identical steps.
+//!
+//! Branch parallelism (a BP group in [`Trainer::set_sharding`], `model::branch_parallel`): the
+//! two ranks step on the same examples; the loss counts on the MSA-branch rank (the other
+//! back-propagates zero), and every parameter's gradient is summed over the group, which makes
+//! it whole. With DAP as well, the BP sum comes first.
 use super::adam::{Adam, AdamConfig};
 use super::ema::{EmaConfig, ExponentialMovingAverage};
 use super::flat_parameters::FlatParameters;
@@ -25,7 +37,12 @@ use super::forward::{draw_num_recycle, forward_training};
 use super::loss::training_loss;
 use crate::model::primitives::lock_generator;
 use super::schedule::LearningRateSchedule;
+use crate::model::axial_parallel::is_sharded_stack_parameter;
+use crate::model::branch_parallel::MSA_BRANCH_RANK;
+use crate::parallel::autograd::CommTape;
 use crate::parallel::data_parallel::DataParallel;
+use crate::parallel::process_group::ReduceOp;
+use crate::parallel::sharding::{run_sharded, ShardingGroups};
 use crate::model::alphafold::AlphaFold;
 use crate::model::config::{ModelConfig, RuntimeOptions};
 use anyhow::{bail, Context, Result};
@@ -116,6 +133,7 @@ pub struct Trainer {
     step: u64,
     data_position: u64,
     data_parallel: Option<DataParallel>,
+    sharding: ShardingGroups,
 }
 
 /// A stream seed for example `example` of step `step` (SplitMix64's finaliser over the three,
@@ -158,6 +176,7 @@ impl Trainer {
             step: 0,
             data_position: 0,
             data_parallel: None,
+            sharding: ShardingGroups::default(),
         })
     }
 
@@ -215,6 +234,27 @@ impl Trainer {
 
     pub fn data_parallel(&self) -> Option<&DataParallel> {
         self.data_parallel.as_ref()
+    }
+
+    /// Runs every forward pass sharded over `groups` (see the module documentation). With a DAP
+    /// group, the parameters and the weight average become the group's rank 0's; every rank of
+    /// the group calls this (it broadcasts). Recomputation cannot be combined with DAP.
+    pub fn set_sharding(&mut self, groups: ShardingGroups) -> Result<()> {
+        for (name, group) in [("DAP", &groups.dap), ("BP", &groups.bp)] {
+            let Some(group) = group else { continue };
+            if self.config.runtime.recompute {
+                bail!("recomputation (runtime recompute) cannot be combined with {name} parallelism yet");
+            }
+            let first = group.broadcast(&self.params.values, 0).with_context(|| format!("broadcasting the {name} group's parameters"))?;
+            self.params.assign(&first);
+            self.ema = ExponentialMovingAverage::new(self.config.ema, &self.params.values);
+        }
+        self.sharding = groups;
+        Ok(())
+    }
+
+    pub fn sharding(&self) -> &ShardingGroups {
+        &self.sharding
     }
 
     pub(crate) fn state_mut(&mut self) -> TrainerState<'_> {
@@ -320,16 +360,65 @@ impl Trainer {
         use_clamped_fape: f64,
         runtime: &RuntimeOptions,
     ) -> Result<(f64, BTreeMap<String, f64>, (f64, f64), Tensor)> {
-        let (outputs, recompute_tape) = forward_training(&self.model, batch, num_recycle, runtime)?;
+        let forward = || forward_training(&self.model, batch, num_recycle, runtime);
+        let (forward, comm_tape) = if self.sharding.dap.is_some() || self.sharding.bp.is_some() {
+            run_sharded(&self.sharding, forward).context("sharded training forward pass")?
+        } else {
+            (forward(), CommTape::new())
+        };
+        let (outputs, recompute_tape) = forward?;
         let losses = training_loss(&outputs, &self.model_config, use_clamped_fape)?;
         let total = losses.total.double_value(&[]);
         if !total.is_finite() {
             bail!("the loss is {total} (terms: {:?})", values(&losses.terms));
         }
-        losses.total.backward();
+        if comm_tape.is_empty() {
+            losses.total.backward();
+        } else {
+            let counted = match &self.sharding.bp {
+                Some(group) if group.rank() != MSA_BRANCH_RANK => &losses.total * 0.0,
+                _ => losses.total.shallow_clone(),
+            };
+            comm_tape.backward(&counted).context("back-propagating the loss through the sharded pass")?;
+        }
         recompute_tape.backward().context("recomputing the trunk's blocks for their gradients")?;
         let scores = (losses.lddt_ca.double_value(&[]), losses.tm_score);
-        Ok((total, values(&losses.terms), scores, self.params.flat_gradient()))
+        Ok((total, values(&losses.terms), scores, self.summed_over_dap(self.summed_over_bp(self.params.flat_gradient())?)?))
+    }
+
+    /// `gradient [P]` summed over the BP group (as it is without one): the loss counts on one
+    /// rank and each rank's gradient holds the parts it computed (`model::branch_parallel`).
+    fn summed_over_bp(&self, gradient: Tensor) -> Result<Tensor> {
+        match &self.sharding.bp {
+            Some(group) => group.all_reduce(&gradient, ReduceOp::Sum).context("summing the gradients over the BP group"),
+            None => Ok(gradient),
+        }
+    }
+
+    /// `gradient [P]` with the sharded stacks' partial gradients summed over the DAP group (as
+    /// it is without one).
+    fn summed_over_dap(&self, gradient: Tensor) -> Result<Tensor> {
+        let Some(group) = &self.sharding.dap else { return Ok(gradient) };
+        let ranges: Vec<(i64, i64)> = self
+            .params
+            .slots()
+            .iter()
+            .filter(|slot| is_sharded_stack_parameter(&slot.name))
+            .map(|slot| (slot.offset, slot.numel()))
+            .collect();
+        if ranges.is_empty() {
+            return Ok(gradient);
+        }
+        let partial = Tensor::cat(&ranges.iter().map(|&(at, len)| gradient.narrow(0, at, len)).collect::<Vec<_>>(), 0);
+        let summed = group.all_reduce(&partial, ReduceOp::Sum).context("summing the sharded stacks' gradients over the DAP group")?;
+        tch::no_grad(|| {
+            let mut from = 0;
+            for &(at, len) in &ranges {
+                gradient.narrow(0, at, len).copy_(&summed.narrow(0, from, len));
+                from += len;
+            }
+        });
+        Ok(gradient)
     }
 
     /// Runs `f` with the averaged weights in the model, then puts the trained ones back.

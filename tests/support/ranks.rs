@@ -1,0 +1,106 @@
+//! The rank-spawning harness of the multi-process tests (`parallel_gloo.rs`, `parallel_dap.rs`).
+//!
+//! A test plays every rank by re-running its own test binary (`current_exe`, the test's own
+//! name, `--exact`) with [`ROLE`] set to `rank:world:port:out_dir`; such a child runs the rank's
+//! part and writes what it computed into `out_dir`, and the parent compares. Every rendezvous
+//! uses a fresh port, every group a short timeout, and the parent kills ranks that outlive
+//! [`RANK_LIMIT`], so a failure never hangs the suite. Each test file uses part of it.
+#![allow(dead_code)]
+use helixfold::parallel::process_group::{Backend, ProcessGroup, Store};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tch::{Kind, Tensor};
+
+pub const ROLE: &str = "HELIXFOLD_PARALLEL_TEST_ROLE";
+/// Collective and rendezvous timeout inside the ranks.
+pub const GROUP_TIMEOUT: Duration = Duration::from_secs(20);
+/// A rank still running after this is killed and the test fails.
+pub const RANK_LIMIT: Duration = Duration::from_secs(240);
+
+pub struct Role {
+    pub rank: usize,
+    pub world: usize,
+    pub port: u16,
+    pub out: PathBuf,
+}
+
+pub fn role() -> Option<Role> {
+    let text = std::env::var(ROLE).ok()?;
+    let mut parts = text.splitn(4, ':');
+    let mut next = || parts.next().expect("malformed test role");
+    Some(Role {
+        rank: next().parse().unwrap(),
+        world: next().parse().unwrap(),
+        port: next().parse().unwrap(),
+        out: PathBuf::from(next()),
+    })
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts ranks `0..world` of the test named `test` (this binary re-run on that test).
+pub fn spawn_ranks(test: &str, world: usize, out: &Path) -> Vec<Child> {
+    let port = free_port();
+    (0..world)
+        .map(|rank| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([test, "--exact", "--nocapture", "--test-threads=1"])
+                .env(ROLE, format!("{rank}:{world}:{port}:{}", out.display()))
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Waits for every child (killing all of them after [`RANK_LIMIT`]); true for each success.
+pub fn wait_all(children: &mut [Child]) -> Vec<bool> {
+    let started = Instant::now();
+    let mut status = vec![None; children.len()];
+    while status.iter().any(Option::is_none) {
+        for (child, done) in children.iter_mut().zip(status.iter_mut()) {
+            if done.is_none() {
+                *done = child.try_wait().unwrap().map(|s| s.success());
+            }
+        }
+        if started.elapsed() > RANK_LIMIT {
+            for child in children.iter_mut() {
+                let _ = child.kill();
+            }
+            panic!("ranks still running after {RANK_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    status.into_iter().map(Option::unwrap).collect()
+}
+
+pub fn run_ranks(test: &str, world: usize) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let mut children = spawn_ranks(test, world, out.path());
+    assert_eq!(wait_all(&mut children), vec![true; world], "every rank of {test} succeeds");
+    out
+}
+
+pub fn world_group(role: &Role) -> (Store, ProcessGroup) {
+    tch::set_num_threads(1);
+    let store = Store::connect("127.0.0.1", role.port, role.world, role.rank == 0, GROUP_TIMEOUT).unwrap();
+    let group = ProcessGroup::new(Backend::Gloo, &store, role.rank, role.world, "127.0.0.1", GROUP_TIMEOUT).unwrap();
+    (store, group)
+}
+
+pub fn values(tensor: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(&tensor.to_kind(Kind::Float).reshape([-1])).unwrap()
+}
+
+pub fn write_results(role: &Role, results: &BTreeMap<String, Vec<f32>>) {
+    let path = role.out.join(format!("rank{}.json", role.rank));
+    std::fs::write(path, serde_json::to_vec(results).unwrap()).unwrap();
+}
+
+pub fn read_results(out: &Path, rank: usize) -> BTreeMap<String, Vec<f32>> {
+    serde_json::from_slice(&std::fs::read(out.join(format!("rank{rank}.json"))).unwrap()).unwrap()
+}
