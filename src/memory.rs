@@ -20,7 +20,11 @@ use std::ffi::{c_int, c_void, CString};
 
 /// Reads a `kB` field of `/proc/self/status` in bytes.
 fn proc_status_bytes(field: &str) -> Result<u64> {
-    let path = "/proc/self/status";
+    status_file_bytes("/proc/self/status", field)
+}
+
+/// Reads a `kB` field of the status file at `path` (`/proc/<pid>/status`) in bytes.
+fn status_file_bytes(path: &str, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
     parse_status_bytes(&status, field).with_context(|| path.to_string())
 }
@@ -45,6 +49,12 @@ fn parse_status_bytes(status: &str, field: &str) -> Result<u64> {
 /// documentation).
 pub fn peak_rss_bytes() -> Result<u64> {
     proc_status_bytes("VmHWM")
+}
+
+/// Peak resident set size of process `pid` in bytes (its `VmHWM`), e.g. a worker this process
+/// started.
+pub fn peak_rss_bytes_of(pid: u32) -> Result<u64> {
+    status_file_bytes(&format!("/proc/{pid}/status"), "VmHWM")
 }
 
 /// Current resident set size of this process in bytes (`VmRSS`).

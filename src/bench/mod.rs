@@ -3,6 +3,7 @@
 //! commands that produced them are recorded in `BENCHMARKS.md`; no test asserts a timing.
 pub mod infer;
 pub mod memory;
+pub mod parallel;
 pub mod reference;
 pub mod synthetic;
 pub mod train;

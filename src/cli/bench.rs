@@ -1,6 +1,7 @@
-//! `helixfold bench infer|train|plot [...]`: speed and memory benchmarks; the work is
+//! `helixfold bench infer|train|parallel|plot [...]`: speed and memory benchmarks; the work is
 //! [`crate::bench`] and [`crate::plot::bench`].
 use crate::bench::infer::InferBench;
+use crate::bench::parallel::{bench_parallel, parse_layout, ParallelBench};
 use crate::bench::reference::JaxReference;
 use crate::bench::synthetic::BatchShape;
 use crate::bench::bench_inference;
@@ -25,6 +26,9 @@ pub enum BenchCommand {
     Infer(InferArgs),
     /// Seconds per training step and peak memory of a preset on one structure.
     Train(TrainArgs),
+    /// Seconds per training step and peak memory per rank of hybrid-parallel layouts
+    /// (dp×dap×bp), each run through the session's `parallel` and `train`.
+    Parallel(ParallelArgs),
     /// Seconds to render each heavy plot (SVG + PNG) for a given number of residues.
     Plot(PlotArgs),
 }
@@ -93,6 +97,35 @@ pub struct TrainArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ParallelArgs {
+    /// Comma-separated layouts DPxDAPxBP; those needing more ranks than this machine has cores
+    /// (or CUDA devices) are skipped.
+    #[arg(long, default_value = "1x1x1,2x1x1,1x2x1,1x1x2", value_delimiter = ',')]
+    pub layouts: Vec<String>,
+    /// Model preset.
+    #[arg(long, default_value = "tiny")]
+    pub preset: String,
+    /// The example's structure (mmCIF or PDB, first chain).
+    #[arg(long, default_value = "examples/data/1a8o.pdb")]
+    pub structure: PathBuf,
+    /// Its alignments (.a3m, .sto); without any, the query alone.
+    #[arg(long = "msa")]
+    pub msas: Vec<PathBuf>,
+    /// cpu or cuda (each rank on its own device).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Crop and pad to this many residues instead of the preset's crop size.
+    #[arg(long)]
+    pub crop: Option<usize>,
+    /// Timed steps per layout (the median counts).
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
+    /// Seconds for the workers to start and for each collective.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
 pub struct PlotArgs {
     /// Residues of the synthetic PAE and distogram.
     #[arg(long, default_value_t = 1000)]
@@ -153,8 +186,25 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     match &args.what {
         BenchCommand::Infer(args) => infer(args),
         BenchCommand::Train(args) => train(args),
+        BenchCommand::Parallel(args) => parallel(args),
         BenchCommand::Plot(args) => plot(args),
     }
+}
+
+fn parallel(args: &ParallelArgs) -> Result<()> {
+    let bench = ParallelBench {
+        layouts: args.layouts.iter().map(|text| parse_layout(text)).collect::<Result<Vec<_>>>()?,
+        preset: args.preset.clone(),
+        structure: args.structure.clone(),
+        msas: args.msas.clone(),
+        device: args.device.clone(),
+        crop: args.crop,
+        steps: args.steps,
+        timeout_seconds: args.timeout,
+    };
+    let results = bench_parallel(&bench)?;
+    print!("{}", crate::bench::parallel::to_text(&bench, &results));
+    Ok(())
 }
 
 fn train(args: &TrainArgs) -> Result<()> {

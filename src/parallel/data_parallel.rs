@@ -9,26 +9,30 @@
 //! overlaps the buckets' transfers with each other. The flat gradient exists only after the
 //! backward pass, so communication does not overlap the backward computation itself.
 //!
+//! Gloo reduces CPU tensors: values on a CUDA device cross through host memory.
+//!
 //! Sharding: a step over `k` examples per rank consumes `dp · k` examples of the stream, and
 //! rank `r` takes the block `r·k..(r+1)·k`; with the per-example random streams seeded by that
 //! global index, a DP step equals one process accumulating all `dp · k` examples.
 use super::process_group::{PendingWork, ProcessGroup, ReduceOp};
 use anyhow::{Context, Result};
 use std::ops::Range;
-use tch::Tensor;
+use std::sync::Arc;
+use tch::{Device, Tensor};
 
 /// Elements per gradient bucket: 25 MiB of fp32 (PyTorch DDP's `bucket_cap_mb` default).
 pub const DEFAULT_BUCKET_ELEMENTS: i64 = 25 * 1024 * 1024 / 4;
 
 /// A DP group and how it reduces gradients.
 pub struct DataParallel {
-    group: ProcessGroup,
+    group: Arc<ProcessGroup>,
     bucket_elements: i64,
 }
 
 impl DataParallel {
-    pub fn new(group: ProcessGroup) -> Self {
-        Self { group, bucket_elements: DEFAULT_BUCKET_ELEMENTS }
+    /// Over `group`, owned or shared with the session's other users of the job's groups.
+    pub fn new(group: impl Into<Arc<ProcessGroup>>) -> Self {
+        Self { group: group.into(), bucket_elements: DEFAULT_BUCKET_ELEMENTS }
     }
 
     /// Reduces gradients in buckets of `elements` (at least 1).
@@ -53,13 +57,15 @@ impl DataParallel {
 
     /// Rank 0's `values` (e.g. the flat parameters `[P]`), for every rank to start from.
     pub fn broadcast_from_first(&self, values: &Tensor) -> Result<Tensor> {
-        self.group.broadcast(values, 0).context("broadcasting rank 0's parameters")
+        let first = self.group.broadcast(&values.to_device(Device::Cpu), 0).context("broadcasting rank 0's parameters")?;
+        Ok(first.to_device(values.device()))
     }
 
     /// `gradient` `[P]` averaged over the DP group, reduced in contiguous buckets.
     pub fn average_gradient(&self, gradient: &Tensor) -> Result<Tensor> {
         let total = gradient.size().first().copied().unwrap_or(0);
-        let flat = gradient.reshape([-1]);
+        let device = gradient.device();
+        let flat = gradient.reshape([-1]).to_device(Device::Cpu);
         let mut pending: Vec<PendingWork> = Vec::new();
         let mut start = 0;
         while start < total {
@@ -72,7 +78,8 @@ impl DataParallel {
             .enumerate()
             .map(|(index, work)| work.wait().with_context(|| format!("all-reducing gradient bucket {index}")))
             .collect::<Result<Vec<_>>>()?;
-        Ok(if buckets.is_empty() { flat } else { Tensor::cat(&buckets, 0) })
+        let averaged = if buckets.is_empty() { flat } else { Tensor::cat(&buckets, 0) };
+        Ok(averaged.to_device(device))
     }
 
     /// This rank's examples of a step that starts at stream position `step_start` and gives

@@ -1,12 +1,16 @@
-//! Worker processes on this machine for a session (`parallel dp=N`): `N - 1` copies of this
-//! executable run `helixfold worker` against a store this process serves on a free local port
-//! ([`super::workers`]). Dropping the handle stops them.
-use super::workers::{Cluster, WorkerReport};
+//! The worker processes of a session (`parallel dp=N ...`): `world - 1` copies of this
+//! executable that run `helixfold worker` against a store this process serves on a free local
+//! port ([`super::workers`]), or (`launch=external`) workers started elsewhere, e.g. by Slurm,
+//! that connect to the store this process serves on a given port. Dropping the handle stops
+//! them.
+use super::groups::ParallelGroups;
+use super::process_group::Store;
+use super::workers::{Cluster, JobPlan, WorkerReport};
 use anyhow::{Context, Result};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Running local workers and rank 0's side of their store.
+/// Running workers (those started here, if any) and rank 0's side of their store.
 pub struct LocalWorkers {
     cluster: Cluster,
     children: Vec<Child>,
@@ -52,6 +56,29 @@ impl LocalWorkers {
         }
     }
 
+    /// Serves the store on `port` and waits up to `timeout` for workers `1..world`, started
+    /// elsewhere (`helixfold worker --rendezvous THIS_HOST:PORT --rank R --world W`), to connect.
+    pub fn external(port: u16, world: usize, timeout: Duration) -> Result<Self> {
+        let cluster = Cluster::host(port, world, timeout)
+            .with_context(|| format!("waiting for {} workers to connect to port {port}", world.saturating_sub(1)))?;
+        Ok(Self { cluster, children: Vec::new(), timeout })
+    }
+
+    /// Process ids of the workers started here, in rank order.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
+    /// The job's store.
+    pub fn store(&self) -> &Store {
+        self.cluster.store()
+    }
+
+    /// Has every rank join the job's groups ([`Cluster::join_groups`]).
+    pub fn join_groups(&mut self, plan: &JobPlan, join_here: impl FnOnce(&Store) -> Result<ParallelGroups>) -> Result<ParallelGroups> {
+        self.cluster.join_groups(plan, join_here)
+    }
+
     /// Processes in the job, this one included.
     pub fn world(&self) -> usize {
         self.cluster.world()
@@ -70,9 +97,15 @@ impl LocalWorkers {
 
 impl Drop for LocalWorkers {
     fn drop(&mut self) {
-        // Workers that miss the stop (dead, or busy past the timeout) are killed below.
-        let _ = self.cluster.stop();
-        stop_children(&mut self.children, self.timeout);
+        if self.children.is_empty() {
+            // Workers started elsewhere: keep serving the store until they have read the stop
+            // (a dead one is given up after the timeout); nothing more can be done here.
+            let _ = self.cluster.stop_and_wait();
+        } else {
+            // Workers that miss the stop (dead, or busy past the timeout) are killed below.
+            let _ = self.cluster.stop();
+            stop_children(&mut self.children, self.timeout);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod autograd;
 pub mod data_parallel;
 mod ffi;
+pub mod groups;
 pub mod layout;
 pub mod local_workers;
 pub mod process_group;

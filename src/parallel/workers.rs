@@ -3,6 +3,9 @@
 //! execute every command in their own session, so that the commands' collectives meet.
 //!
 //! Everything goes through the job's c10d TCPStore, served by rank 0:
+//!   The first command of a job is [`Cluster::join_groups`]'s: the layout, where Gloo binds and
+//!   each rank's placement ([`JobPlan`]), on which every rank joins the job's groups
+//!   ([`ParallelGroups::join`]);
 //! - `command/<i>`: the `i`-th command line (or [`STOP`]), set by rank 0 and read by every worker;
 //! - `result/<i>/<rank>`: a worker's outcome of command `i` as JSON ([`WorkerReport`]);
 //! - `heartbeat/<rank>`: a counter each worker bumps every [`HEARTBEAT`]; rank 0 declares a worker
@@ -10,6 +13,8 @@
 //!   for but a dead worker is reported within the timeout.
 //!
 //! A worker whose store connection breaks (rank 0 gone) stops.
+use super::groups::{ParallelGroups, Placement, RankInfo};
+use super::layout::ParallelLayout;
 use super::process_group::Store;
 use crate::session::Session;
 use anyhow::{bail, Context, Result};
@@ -27,6 +32,29 @@ pub const HEARTBEAT: Duration = Duration::from_millis(500);
 /// How often a waiting side looks for its key (c10d's blocking reads log every timed-out poll,
 /// so waits poll with `check` instead).
 const POLL: Duration = Duration::from_millis(20);
+
+/// Starts the command line that carries a [`JobPlan`] (as JSON) to the workers.
+const JOIN: &str = "\u{4}join ";
+
+/// What rank 0 tells every worker before the groups are created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobPlan {
+    pub dp: u32,
+    pub dap: u32,
+    pub bp: u32,
+    /// The address Gloo binds to on every rank: `127.0.0.1` when all ranks share this machine,
+    /// empty for each host's own name (workers started elsewhere).
+    pub device_host: String,
+    /// Each rank's placement when rank 0 chose them (workers it started on its machine); `None`
+    /// lets each worker choose its own.
+    pub placements: Option<Vec<Placement>>,
+}
+
+impl JobPlan {
+    pub fn layout(&self) -> Result<ParallelLayout> {
+        ParallelLayout::new(self.dp, self.dap, self.bp)
+    }
+}
 
 /// What one worker made of one command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +103,25 @@ impl Cluster {
         self.world
     }
 
+    /// The job's store (for creating its groups).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Sends `plan` to the workers, which join the job's groups on it; rank 0 then joins them
+    /// through `join_here` (which creates its own groups), and the workers' reports say whether
+    /// they joined.
+    pub fn join_groups(&mut self, plan: &JobPlan, join_here: impl FnOnce(&Store) -> Result<ParallelGroups>) -> Result<ParallelGroups> {
+        let index = self.dispatch(&format!("{JOIN}{}", serde_json::to_string(plan)?))?;
+        let groups = join_here(&self.store)?;
+        for report in self.collect(index)? {
+            if let Err(error) = report.outcome {
+                bail!("worker {} could not join the job's groups: {error}", report.rank);
+            }
+        }
+        Ok(groups)
+    }
+
     /// Sends `line` to every worker; returns the index to [`Cluster::collect`] its results by.
     pub fn dispatch(&mut self, line: &str) -> Result<u64> {
         let index = self.next_command;
@@ -111,11 +158,20 @@ impl Cluster {
     pub fn stop(&mut self) -> Result<()> {
         self.dispatch(STOP).map(|_| ())
     }
+
+    /// Tells the workers to stop and waits until each has acknowledged it (or is found dead),
+    /// so that the store outlives their last read of it.
+    pub fn stop_and_wait(&mut self) -> Result<()> {
+        let index = self.dispatch(STOP)?;
+        self.collect(index).map(drop)
+    }
 }
 
 /// Runs as worker `rank` of `world` for the session at `host:port` until rank 0 sends [`STOP`]
-/// or goes away. `timeout` bounds the rendezvous.
-pub fn run_worker(host: &str, port: u16, rank: usize, world: usize, timeout: Duration) -> Result<()> {
+/// or goes away. `timeout` bounds the rendezvous and the job's collectives. `placement` is where
+/// this worker computes unless rank 0's plan says otherwise; without either, the worker takes
+/// its share of this machine ([`Placement::for_local_rank`]).
+pub fn run_worker(host: &str, port: u16, rank: usize, world: usize, timeout: Duration, placement: Option<Placement>) -> Result<()> {
     if rank == 0 || rank >= world {
         bail!("worker rank {rank} must be in 1..{world} (rank 0 is the session)");
     }
@@ -129,15 +185,37 @@ pub fn run_worker(host: &str, port: u16, rank: usize, world: usize, timeout: Dur
             }
         })
     };
-    let served = serve(&store, rank);
+    let served = serve(&store, (rank, world), placement);
     done.store(true, Ordering::SeqCst);
     // The heartbeat thread only loops and sleeps; a panic there has nothing to report.
     let _ = heartbeat.join();
     served
 }
 
-/// Reads and runs commands until [`STOP`]; fails when rank 0's store is gone.
-fn serve(store: &Store, rank: usize) -> Result<()> {
+/// Takes this rank's placement (the plan's, else `placement`, else a share of this machine) and
+/// joins the job's groups.
+fn join(session: &mut Session, store: &Store, plan: &str, worker: (usize, usize), placement: Option<Placement>) -> Result<String> {
+    let (rank, world) = worker;
+    let plan: JobPlan = serde_json::from_str(plan).context("the job's plan is not valid")?;
+    let layout = plan.layout()?;
+    if layout.world_size() != world as u64 {
+        bail!("the session's layout dp={} dap={} bp={} has {} ranks, but this worker was started for {world}", plan.dp, plan.dap, plan.bp, layout.world_size());
+    }
+    let placement = match (plan.placements.as_ref().and_then(|all| all.get(rank)), placement) {
+        (Some(planned), _) => *planned,
+        (None, Some(given)) => given,
+        (None, None) => Placement::for_local_rank(rank, world)?,
+    };
+    placement.apply();
+    let groups = ParallelGroups::join(store, layout, RankInfo::here(rank, placement), &plan.device_host, store.timeout())?;
+    session.join_job(Some(groups));
+    Ok(format!("rank {rank} joined the job"))
+}
+
+/// Reads and runs commands as `worker` (rank, world size) until [`STOP`]; fails when rank 0's
+/// store is gone.
+fn serve(store: &Store, worker: (usize, usize), placement: Option<Placement>) -> Result<()> {
+    let rank = worker.0;
     let mut session = Session::new();
     for index in 0.. {
         let key = command_key(index);
@@ -146,11 +224,15 @@ fn serve(store: &Store, rank: usize) -> Result<()> {
         }
         let line = String::from_utf8_lossy(&store.get(&key, store.timeout())?).into_owned();
         if line == STOP {
-            return Ok(());
+            let acknowledged = serde_json::to_vec(&WorkerReport { rank, outcome: Ok("stopped".into()) })?;
+            return store.set(&result_key(index, rank), &acknowledged);
         }
-        let outcome = match session.execute(&line) {
-            Ok(outputs) => Ok(outputs.iter().map(|o| o.to_text()).collect::<Vec<_>>().join("\n")),
-            Err((_, error)) => Err(error.to_string()),
+        let outcome = match line.strip_prefix(JOIN) {
+            Some(plan) => join(&mut session, store, plan, worker, placement).map_err(|error| format!("{error:#}")),
+            None => match session.execute(&line) {
+                Ok(outputs) => Ok(outputs.iter().map(|o| o.to_text()).collect::<Vec<_>>().join("\n")),
+                Err((_, error)) => Err(error.to_string()),
+            },
         };
         let report = serde_json::to_vec(&WorkerReport { rank, outcome })?;
         store.set(&result_key(index, rank), &report)?;

@@ -61,8 +61,9 @@ pub struct Session {
     id_token: String,
     /// Commands started so far (never reset, unlike the history).
     invocations: u64,
-    /// Worker processes that run every command too (`parallel dp=N`).
-    workers: Option<crate::parallel::local_workers::LocalWorkers>,
+    /// The multi-process job this session is a rank of (`parallel`): its process groups and,
+    /// on rank 0, the workers that run every command too.
+    job: Option<commands::parallel::Job>,
     /// Who answers questions, when the front end can ask the person using it.
     prompter: Option<Prompter>,
 }
@@ -85,7 +86,7 @@ impl Session {
             model: ModelState::default(),
             id_token: format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())),
             invocations: 0,
-            workers: None,
+            job: None,
             prompter: None,
         }
     }
@@ -110,6 +111,16 @@ impl Session {
 
     pub fn device(&self) -> Device {
         self.device
+    }
+
+    /// This rank's process groups, while the session is part of a multi-process job.
+    pub fn parallel_groups(&self) -> Option<&crate::parallel::groups::ParallelGroups> {
+        self.job.as_ref().map(commands::parallel::Job::groups)
+    }
+
+    /// Makes this session a worker's rank of the job `groups` belong to (`None`: no job).
+    pub fn join_job(&mut self, groups: Option<crate::parallel::groups::ParallelGroups>) {
+        self.job = groups.map(commands::parallel::Job::worker);
     }
 
     /// The loaded sequence, MSAs, template hits and structures.

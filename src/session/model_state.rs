@@ -65,6 +65,9 @@ pub struct TrainingRun {
     /// Batch `i` of the run, processed afresh (crop, MSA sampling and masking seeded by `i`).
     pub batches: Box<dyn BatchSource + Send>,
     pub history: Vec<StepReport>,
+    /// The multi-process job whose groups the trainer is attached to
+    /// ([`crate::parallel::groups::ParallelGroups::job`]); `None` while it trains alone.
+    pub job: Option<u64>,
 }
 
 impl std::fmt::Debug for TrainingRun {

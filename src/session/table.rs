@@ -185,7 +185,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                   params: parameter tensors and counts per top-level module (AlphaFold's haiku scopes).\n\
                   outputs: the last prediction's output arrays by AlphaFold's names, with shapes and types.\n\
                   training: the training run's steps, losses and settings.\n\
-                  parallel: the layout recorded by `parallel`.\n\
+                  parallel: the layout set by `parallel`, and each rank's coordinates, host, process id, device and threads.\n\
                   memory: the process's resident memory (now and peak), host memory available, CUDA memory in use, and what the parameters,\n\
                   the training run, the batch and the last outputs take.\n\
                   timing: the wall-clock time of the last commands (last=N, default 20) and the total per command.",
@@ -288,7 +288,8 @@ pub static COMMANDS: &[CommandSpec] = &[
                   AlphaFold's training step (Jumper et al. (2021) Suppl. Alg. 31):\n\
                   random recycles, every loss term, Adam with warm-up, clipping at 0.1 and a weight average. `train step [N]`, `train for 5m`, `train until loss<1.5`\n\
                   (or a loss term, e.g. `until fape<0.5`, at most max_steps=); progress after every step, and an interrupt stops at the next step boundary.\n\
-                  The first `train` starts a run with lr=, warmup=, max_recycle=, seed= and structure=; later ones continue it (`train reset` starts over).\n\
+                  The first `train` starts a run with lr=, warmup=, max_recycle=, seed=, accumulation= and structure=; later ones continue it (`train reset` starts over).\n\
+                  Under `parallel dp=N` every rank steps on its own examples and the gradients are averaged: one step equals one process accumulating N·accumulation examples.\n\
                   The trained weights go back into the session's network after every command, for `infer`, `eval` and `params save`.",
         args: &[
             ArgSpec { name: "action", kind: ArgKind::Choice(commands::training::ACTIONS), positional: true, required: true, help: "step, for, until or reset" },
@@ -299,6 +300,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             ArgSpec { name: "max_recycle", kind: ArgKind::Int { min: 0, max: 20 }, positional: false, required: false, help: "recycles drawn from 0..=N per step" },
             ArgSpec { name: "seed", kind: ArgKind::Int { min: 0, max: i64::MAX }, positional: false, required: false, help: "seed of the run's random draws" },
             ArgSpec { name: "max_steps", kind: ArgKind::Int { min: 1, max: 100_000_000 }, positional: false, required: false, help: "most steps `until` takes (default 10000)" },
+            ArgSpec { name: "accumulation", kind: ArgKind::Int { min: 1, max: 1024 }, positional: false, required: false, help: "examples whose gradients make one step (per rank; default 1)" },
         ],
         examples: &["train step", "train step 20 lr=0.001 warmup=10", "train for 5m", "train until loss<2.0 max_steps=500", "train reset"],
         run: commands::training::train,
@@ -403,17 +405,23 @@ pub static COMMANDS: &[CommandSpec] = &[
         name: "parallel",
         summary: "Set the hybrid-parallel layout (data, dynamic axial and branch parallelism) and start its processes; alone, show it.",
         details: "HelixFold's hybrid parallelism (Wang et al. 2022): dp data-parallel groups, dap devices sharing each Evoformer activation along one axis,\n\
-                  bp 1 or 2 devices running the Evoformer's MSA and pair branches. The job needs dp × dap × bp devices.\n\
-                  `parallel dp=N` starts N-1 worker processes on this machine that run every later command too (errors from any rank are\n\
-                  reported; a worker that dies is reported and the session returns to one process); `parallel off` stops them.\n\
-                  DAP and BP layouts are validated and recorded only (`show parallel`).",
+                  bp 1 or 2 devices running the Evoformer's MSA and pair branches. The job needs dp × dap × bp processes: `parallel dp=N dap=M bp=K` starts\n\
+                  N·M·K-1 worker processes on this machine (launch=external: waits for workers started elsewhere with\n\
+                  `helixfold worker --rendezvous HOST:PORT --rank R --world W`), joins every rank to the job's process groups (world, dp, dap, bp) and\n\
+                  from then on runs every command on every rank. Each rank gets its own CUDA device, or an equal share of the CPU cores.\n\
+                  Workers start with an empty session: set the layout first, then load the model and data. `train` averages gradients over\n\
+                  the dp group; DAP and BP training is not available yet. Errors from any rank are reported; a worker that dies (no heartbeat\n\
+                  for timeout= seconds) is reported and the session returns to one process; `parallel off` stops the workers.",
         args: &[
             ArgSpec { name: "mode", kind: ArgKind::Choice(&["off"]), positional: true, required: false, help: "off: stop the workers, back to one process" },
             ArgSpec { name: "dp", kind: ArgKind::Int { min: 1, max: 65_536 }, positional: false, required: false, help: "data-parallel degree" },
             ArgSpec { name: "dap", kind: ArgKind::Int { min: 1, max: 1024 }, positional: false, required: false, help: "dynamic axial parallelism degree" },
             ArgSpec { name: "bp", kind: ArgKind::Int { min: 1, max: 2 }, positional: false, required: false, help: "branch parallelism degree (1 or 2)" },
+            ArgSpec { name: "launch", kind: ArgKind::Choice(&["local", "external"]), positional: false, required: false, help: "local: start the workers here (default); external: wait for workers started elsewhere" },
+            ArgSpec { name: "port", kind: ArgKind::Int { min: 1, max: 65_535 }, positional: false, required: false, help: "launch=external: the port the workers connect to (default 29500)" },
+            ArgSpec { name: "timeout", kind: ArgKind::Int { min: 1, max: 86_400 }, positional: false, required: false, help: "seconds to wait for workers to join, for a collective, and for a silent worker (default 60)" },
         ],
-        examples: &["parallel", "parallel dp=2", "parallel off", "parallel dp=4 dap=2 bp=2"],
+        examples: &["parallel", "parallel dp=2", "parallel off", "parallel dp=4 dap=2 bp=2", "parallel dp=8 launch=external port=29500"],
         run: commands::parallel::parallel,
     },
     CommandSpec {

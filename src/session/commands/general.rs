@@ -29,7 +29,9 @@ pub fn echo(_session: &mut Session, args: &Args, _context: &mut Context) -> Resu
 
 pub fn device(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
     if let Some(name) = args.text("name") {
-        session.device = crate::device::parse_device(name)?;
+        let requested = crate::device::parse_device(name)?;
+        // In a job, each rank computes on its own CUDA device.
+        session.device = session.parallel_groups().map_or(requested, |groups| groups.placement().device_for(requested));
     }
     Ok(vec![Output::Text(format!("device: {}", describe_device(session.device)))])
 }
@@ -80,10 +82,10 @@ pub fn reset(session: &mut Session, args: &Args, _context: &mut Context) -> Resu
         (std::mem::take(&mut session.history), std::mem::take(&mut session.timings))
     };
     let prompter = session.prompter.take();
-    // Worker processes and their layout outlive a reset: they run the same reset.
-    let workers = session.workers.take();
+    // The job (its groups and workers) and its layout outlive a reset: every rank runs the same reset.
+    let job = session.job.take();
     let layout = std::mem::take(&mut session.model.parallel);
-    *session = Session { device: keep_device, history, timings, interrupt: session.interrupt_flag(), prompter, workers, ..Session::new() };
+    *session = Session { device: keep_device, history, timings, interrupt: session.interrupt_flag(), prompter, job, ..Session::new() };
     session.model.parallel = layout;
     Ok(vec![Output::Text("session reset".into())])
 }

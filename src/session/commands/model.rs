@@ -25,6 +25,7 @@ pub const MODEL_ARGS: &[ArgSpec] = &[
     size("pair_channel", 1, 4096, "pair representation channels c_z (128); a multiple of the triangle attention heads"),
     size("seq_channel", 1, 4096, "single representation channels c_s (384)"),
     size("extra_msa_channel", 1, 4096, "extra-MSA channels c_e (64); a multiple of the MSA attention heads"),
+    size("crop_size", 1, 100_000, "residues a training example is cropped and padded to (the preset's crop, e.g. 256)"),
     ArgSpec { name: "templates", kind: ArgKind::Bool, positional: false, required: false, help: "embed templates (the batch must then carry template features)" },
     ArgSpec { name: "outer_product_mean", kind: ArgKind::Choice(&OuterProductMeanPosition::NAMES), positional: false, required: false, help: "where each Evoformer block adds the outer product mean: origin (AlphaFold), first (multimer), end (HelixFold's parallel Evoformer, for branch parallelism)" },
 ];
@@ -44,6 +45,7 @@ fn apply(config: &mut ModelConfig, key: &str, value: &Value) -> Result<()> {
         ("pair_channel", Value::Int(n)) => e.pair_channel = *n,
         ("seq_channel", Value::Int(n)) => e.seq_channel = *n,
         ("extra_msa_channel", Value::Int(n)) => e.extra_msa_channel = *n,
+        ("crop_size", Value::Int(n)) => config.data.crop_size = Some(*n),
         ("templates", Value::Bool(on)) => {
             e.template.enabled = *on;
             e.template.embed_torsion_angles = *on;
@@ -70,6 +72,7 @@ fn value_of(config: &ModelConfig, key: &str) -> Option<String> {
         "pair_channel" => e.pair_channel.to_string(),
         "seq_channel" => e.seq_channel.to_string(),
         "extra_msa_channel" => e.extra_msa_channel.to_string(),
+        "crop_size" => config.data.crop_size.map_or_else(|| "off".to_string(), |n| n.to_string()),
         "templates" => e.template.enabled.to_string(),
         "outer_product_mean" => e.evoformer.outer_product_mean.position.name().to_string(),
         _ => return None,

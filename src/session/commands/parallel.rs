@@ -1,10 +1,14 @@
-//! `parallel [off] [dp=N] [dap=M] [bp=K]`: sets HelixFold's hybrid-parallel layout
-//! ([`ParallelLayout`]); alone, shows it. A data-parallel layout (`dp=N`, no DAP or BP) starts
-//! `N - 1` worker processes on this machine ([`LocalWorkers`]) and from then on every command
-//! runs on every rank ([`on_every_rank`]); `off` stops them. DAP and BP layouts are recorded
-//! only, which the output says.
+//! `parallel [off] [dp=N] [dap=M] [bp=K] [launch=local|external] [port=P] [timeout=S]`: sets
+//! HelixFold's hybrid-parallel layout ([`ParallelLayout`]) and runs the session on its
+//! `dp × dap × bp` ranks; alone, shows it. Rank 0 is this session: it starts the other ranks as
+//! worker processes on this machine ([`LocalWorkers`]) or waits for workers started elsewhere
+//! (`launch=external`, e.g. by Slurm), has every rank join the job's process groups
+//! ([`ParallelGroups`]), and from then on runs every command on every rank ([`on_every_rank`]).
+//! `off` stops the workers.
+use crate::parallel::groups::{ParallelGroups, Placement, RankInfo};
 use crate::parallel::layout::ParallelLayout;
 use crate::parallel::local_workers::LocalWorkers;
+use crate::parallel::workers::JobPlan;
 use crate::session::args::Args;
 use crate::session::context::Context;
 use crate::session::output::Output;
@@ -12,8 +16,44 @@ use crate::session::Session;
 use anyhow::{Context as _, Result};
 use std::time::Duration;
 
-/// How long workers get to start, and how long a silent worker is waited for.
-const WORKER_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long workers get to start, a collective to complete, and a silent worker to answer,
+/// unless `timeout=` says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The store's port for `launch=external` unless `port=` says otherwise (torchrun's default).
+const DEFAULT_PORT: u16 = 29500;
+
+/// The multi-process job a session is a rank of: its groups and, on rank 0, the workers.
+pub struct Job {
+    // Fields drop in order: the groups before the workers are stopped.
+    groups: ParallelGroups,
+    workers: Option<LocalWorkers>,
+    launch: &'static str,
+    /// Intra-op threads before the job set this rank's share; restored when it ends.
+    threads_before: i32,
+}
+
+impl Job {
+    /// A worker's side of a job it joined.
+    pub fn worker(groups: ParallelGroups) -> Self {
+        Self { groups, workers: None, launch: "worker", threads_before: tch::get_num_threads() }
+    }
+
+    pub fn groups(&self) -> &ParallelGroups {
+        &self.groups
+    }
+
+    /// The workers this rank dispatches commands to (rank 0 only).
+    pub fn workers(&self) -> Option<&LocalWorkers> {
+        self.workers.as_ref()
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        tch::set_num_threads(self.threads_before);
+    }
+}
 
 fn degree(args: &Args, key: &str, current: u32) -> Result<u32> {
     match args.int(key) {
@@ -22,19 +62,45 @@ fn degree(args: &Args, key: &str, current: u32) -> Result<u32> {
     }
 }
 
-/// The layout and the processes running it, as a table.
-pub fn layout_table(session: &Session) -> Output {
+/// The layout and the processes running it, and (in a job) every rank's place.
+pub fn layout_tables(session: &Session) -> Vec<Output> {
     let mut rows: Vec<Vec<String>> = session.model.parallel.rows().into_iter().map(Vec::from).collect();
-    let processes = session.workers.as_ref().map_or(1, LocalWorkers::world);
+    let job = session.job.as_ref();
+    let processes = job.map_or(1, |job| job.groups.ranks().len());
     rows.push(vec!["processes".into(), processes.to_string()]);
-    Output::table(&["setting", "value"], rows)
+    if let Some(job) = job {
+        rows.push(vec!["launch".into(), job.launch.to_string()]);
+        rows.push(vec!["this rank".into(), job.groups.rank().to_string()]);
+        rows.push(vec!["timeout".into(), format!("{} s", job.groups.world().timeout().as_secs())]);
+    }
+    let mut outputs = vec![Output::table(&["setting", "value"], rows)];
+    if let Some(job) = job {
+        let layout = job.groups.layout();
+        let ranks = job
+            .groups
+            .ranks()
+            .iter()
+            .map(|info| {
+                let (device, threads) = info.placement.describe();
+                let place = layout.coordinates(info.rank).map_or_else(|_| ["?".into(), "?".into(), "?".into()], |c| {
+                    [c.dp.to_string(), c.dap.to_string(), c.bp.to_string()]
+                });
+                let mut row = vec![info.rank.to_string()];
+                row.extend(place);
+                row.extend([info.host.clone(), info.pid.to_string(), device, threads]);
+                row
+            })
+            .collect();
+        outputs.push(Output::table(&["rank", "dp", "dap", "bp", "host", "pid", "device", "threads"], ranks));
+    }
+    outputs
 }
 
-pub fn parallel(session: &mut Session, args: &Args, _context: &mut Context) -> Result<Vec<Output>> {
+pub fn parallel(session: &mut Session, args: &Args, context: &mut Context) -> Result<Vec<Output>> {
     if args.text("mode") == Some("off") {
-        session.workers = None;
+        session.job = None;
         session.model.parallel = ParallelLayout::default();
-        return Ok(vec![layout_table(session)]);
+        return Ok(layout_tables(session));
     }
     let current = session.model.parallel;
     let layout = ParallelLayout::new(
@@ -42,47 +108,89 @@ pub fn parallel(session: &mut Session, args: &Args, _context: &mut Context) -> R
         degree(args, "dap", current.dap)?,
         degree(args, "bp", current.bp)?,
     )?;
-    let mut outputs = Vec::new();
-    let data_parallel_only = layout.dap == 1 && layout.bp == 1;
+    let external = args.text("launch") == Some("external");
+    let port = match args.int("port") {
+        Some(_) if !external => anyhow::bail!("port= is for launch=external (local workers use a free port)"),
+        Some(port) => u16::try_from(port).with_context(|| format!("port={port} is out of range"))?,
+        None => DEFAULT_PORT,
+    };
+    let timeout = args.int("timeout").map_or(Ok(DEFAULT_TIMEOUT), |s| u64::try_from(s).map(Duration::from_secs)).context("timeout")?;
+    let launch = if external { "external" } else { "local" };
+    let same_job = session.job.as_ref().is_some_and(|job| {
+        job.groups.layout() == layout && job.launch == launch && job.groups.world().timeout() == timeout
+    });
     let world = usize::try_from(layout.world_size())?;
-    let running = session.workers.as_ref().map_or(1, LocalWorkers::world);
-    if data_parallel_only && world != running {
-        session.workers = None;
+    if !same_job && (world > 1 || session.job.is_some()) {
+        session.job = None;
+        session.model.parallel = ParallelLayout::default();
         if world > 1 {
-            session.workers = Some(LocalWorkers::spawn(world, WORKER_TIMEOUT)?);
+            if external {
+                context.progress("parallel", 0, world as u64 - 1, format!("waiting up to {timeout:?} for {} workers on port {port}", world - 1));
+            }
+            session.job = Some(start_job(layout, external.then_some(port), timeout)?);
+            let device = session.device;
+            session.device = session.job.as_ref().map_or(device, |job| job.groups.placement().device_for(device));
         }
-    } else if !data_parallel_only {
-        outputs.push(Output::Warning(format!(
-            "layout recorded for {} devices, but DAP and BP execution is not active yet: commands run in {running} process(es)",
-            layout.world_size()
-        )));
     }
     session.model.parallel = layout;
-    outputs.insert(0, layout_table(session));
-    Ok(outputs)
+    Ok(layout_tables(session))
 }
 
-/// Runs one command here through `run` and, while workers run, on every worker too: the
+/// Starts (or, with `external_port`, waits for) the workers of `layout` and joins every rank to
+/// the job's groups; on failure the workers are stopped.
+fn start_job(layout: ParallelLayout, external_port: Option<u16>, timeout: Duration) -> Result<Job> {
+    let world = usize::try_from(layout.world_size())?;
+    let (mut workers, placements, device_host) = match external_port {
+        None => {
+            let placements = (0..world).map(|rank| Placement::for_local_rank(rank, world)).collect::<Result<Vec<_>>>()?;
+            (LocalWorkers::spawn(world, timeout)?, Some(placements), "127.0.0.1")
+        }
+        Some(port) => (LocalWorkers::external(port, world, timeout)?, None, ""),
+    };
+    let placement = match placements.as_ref().and_then(|all| all.first()) {
+        Some(first) => *first,
+        None => Placement::for_local_rank(0, 1)?,
+    };
+    let plan = JobPlan { dp: layout.dp, dap: layout.dap, bp: layout.bp, device_host: device_host.into(), placements };
+    let threads_before = tch::get_num_threads();
+    placement.apply();
+    let joined = workers.join_groups(&plan, |store| ParallelGroups::join(store, layout, RankInfo::here(0, placement), device_host, timeout));
+    match joined {
+        Ok(groups) => Ok(Job {
+            groups,
+            workers: Some(workers),
+            launch: if external_port.is_some() { "external" } else { "local" },
+            threads_before,
+        }),
+        Err(error) => {
+            tch::set_num_threads(threads_before);
+            Err(error.context(format!("starting the {world} ranks of dp={} dap={} bp={}", layout.dp, layout.dap, layout.bp)))
+        }
+    }
+}
+
+/// Runs one command here through `run` and, on rank 0 of a job, on every worker too: the
 /// command goes to the workers first so that collectives inside it meet. Workers' errors are
-/// added as warnings; a lost worker stops them all and returns the session to one process.
-/// `parallel` itself runs here only.
+/// added as warnings; a lost worker ends the job (the session returns to one process) and is
+/// reported with the command's outcome. `parallel` itself runs here only.
 pub fn on_every_rank(
     session: &mut Session,
     line: &str,
     run: impl FnOnce(&mut Session) -> Result<Vec<Output>>,
 ) -> Result<Vec<Output>> {
     let is_parallel = line.split_whitespace().next() == Some("parallel");
-    let dispatched = match session.workers.as_mut() {
+    let dispatched = match session.job.as_mut().and_then(|job| job.workers.as_mut()) {
         Some(workers) if !is_parallel => Some(workers.dispatch(line)),
         _ => None,
     };
     let local = run(session);
     let Some(dispatched) = dispatched else { return local };
-    let collected = dispatched.and_then(|index| match session.workers.as_ref() {
+    let collected = dispatched.and_then(|index| match session.job.as_ref().and_then(Job::workers) {
         Some(workers) => workers.collect(index),
         None => Ok(Vec::new()),
     });
     let mut notes = Vec::new();
+    let mut lost = None;
     match collected {
         Ok(reports) => {
             for report in reports {
@@ -91,15 +199,22 @@ pub fn on_every_rank(
                 }
             }
         }
-        Err(lost) => {
-            session.workers = None;
+        Err(error) => {
+            session.job = None;
             session.model.parallel = ParallelLayout::default();
-            notes.push(Output::Warning(format!("{lost:#}; the workers are stopped and the session runs in one process")));
+            let message = format!("{error:#}; the workers are stopped and the session runs in one process");
+            notes.push(Output::Warning(message.clone()));
+            lost = Some(message);
         }
     }
-    let mut outputs = local?;
-    outputs.extend(notes);
-    Ok(outputs)
+    match (local, lost) {
+        (Ok(mut outputs), _) => {
+            outputs.extend(notes);
+            Ok(outputs)
+        }
+        (Err(error), Some(lost)) => Err(error.context(lost)),
+        (Err(error), None) => Err(error),
+    }
 }
 
 #[cfg(test)]
@@ -107,18 +222,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_a_valid_layout_and_keeps_it_on_error() {
+    fn a_one_rank_layout_is_set_without_workers_and_kept_on_error() {
         let mut session = Session::new();
-        let outputs = session.execute("parallel dap=2 bp=2").unwrap();
-        assert!(outputs[1].to_text().contains("not active yet"), "{outputs:?}");
-        let set = ParallelLayout::new(1, 2, 2).unwrap();
-        assert_eq!(session.model().parallel, set);
-        for line in ["parallel bp=3", "parallel dap=0", "parallel dp=x", "parallel on"] {
+        session.execute("parallel dp=1 dap=1 bp=1").unwrap();
+        assert!(session.job.is_none());
+        let set = ParallelLayout::default();
+        for line in ["parallel bp=3", "parallel dap=0", "parallel dp=x", "parallel on", "parallel dp=1 port=29500"] {
             assert!(session.execute(line).is_err(), "{line}");
             assert_eq!(session.model().parallel, set, "{line}");
         }
         let shown = session.execute("show parallel").unwrap()[0].to_text();
-        assert!(shown.contains("world size  4"), "{shown}");
+        assert!(shown.contains("world size  1"), "{shown}");
         assert!(shown.contains("processes   1"), "{shown}");
         session.execute("parallel off").unwrap();
         assert_eq!(session.model().parallel, ParallelLayout::default());

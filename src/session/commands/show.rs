@@ -18,7 +18,7 @@ pub fn show(session: &mut Session, args: &Args, _context: &mut Context) -> Resul
         Some("config") => Ok(vec![config_table(session)]),
         Some("params") => Ok(vec![super::params::params_table(session)?]),
         Some("outputs") => Ok(vec![super::inference::outputs_table(session)?]),
-        Some("parallel") => Ok(vec![super::parallel::layout_table(session)]),
+        Some("parallel") => Ok(super::parallel::layout_tables(session)),
         Some("training") => Ok(vec![super::training::training_table(session)?]),
         Some("memory") => Ok(vec![memory_table(session)]),
         Some("timing") => Ok(vec![timing_table(session, args)]),

@@ -9,10 +9,20 @@
 //! `seed=`); later ones continue it. After every command the trained weights are copied back
 //! into the session's network, so `infer`, `eval` and `params save` see them. `model` and
 //! `params` start over.
+//!
+//! In a multi-process job (`parallel`) every rank runs `train`: the ranks first check in with
+//! each other (all ready, same seed, same step), the trainer joins the job's data-parallel group
+//! ([`attach_parallel`]), rank `r` of the dp group steps on its own examples (those of the
+//! ranks of its DAP/BP groups are the same), and before every step the ranks agree whether to go
+//! on, so that an interrupt, a deadline or a reached condition on any rank stops them all at the
+//! same step.
 use crate::data::datasets::TrainingExample;
 use crate::data::msa::Msa;
 use crate::model::config::ModelConfig;
 use crate::model::config::RuntimeOptions;
+use crate::parallel::data_parallel::DataParallel;
+use crate::parallel::groups::ParallelGroups;
+use crate::parallel::layout::Axis;
 use crate::session::args::Args;
 use crate::session::context::Context;
 use crate::session::model_state::TrainingRun;
@@ -24,6 +34,7 @@ use crate::train::trainer::{StepReport, TrainConfig, Trainer};
 use anyhow::{anyhow, bail, Context as _, Result};
 use std::path::Path;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The `action` words of `train`.
@@ -133,15 +144,16 @@ fn start_run(session: &Session, args: &Args) -> Result<TrainingRun> {
     };
     let train_config = TrainConfig {
         max_recycle: args.int("max_recycle").unwrap_or(defaults.max_recycle),
+        accumulation: args.int("accumulation").map_or(Ok(defaults.accumulation), usize::try_from).context("accumulation")?,
         schedule,
         runtime: RuntimeOptions { training: true, ..session.model.runtime },
         ..defaults
     };
     let trainer = Trainer::from_parameters(config, train_config, &network.vs)?;
-    Ok(TrainingRun { trainer, source, batches, history: Vec::new() })
+    Ok(TrainingRun { trainer, source, batches, history: Vec::new(), job: None })
 }
 
-const RUN_SETTINGS: &[&str] = &["structure", "lr", "warmup", "max_recycle", "seed"];
+const RUN_SETTINGS: &[&str] = &["structure", "lr", "warmup", "max_recycle", "seed", "accumulation"];
 
 pub fn train(session: &mut Session, args: &Args, context: &mut Context) -> Result<Vec<Output>> {
     let action = args.text("action").ok_or_else(|| anyhow!("missing action"))?;
@@ -153,15 +165,24 @@ pub fn train(session: &mut Session, args: &Args, context: &mut Context) -> Resul
         })]);
     }
     let goal = goal(args, action)?;
-    let given: Vec<&str> = RUN_SETTINGS.iter().copied().filter(|k| args.contains(k)).collect();
-    let mut run = match session.model.training.take() {
-        Some(run) if given.is_empty() => run,
-        Some(run) => {
-            session.model.training = Some(run);
-            bail!("{} apply to a new run: `train reset` first (the current run keeps its settings)", given.join(", "));
+    let prepared = prepare_run(session, args);
+    if let Some(groups) = session.parallel_groups() {
+        let checked = check_in(groups, prepared.as_ref().ok().map(|run| run.trainer.config().seed), prepared.as_ref().ok().map(|run| run.trainer.step_count()));
+        if let Err(error) = checked {
+            return match prepared {
+                Ok(run) => {
+                    session.model.training = Some(run);
+                    Err(error)
+                }
+                Err(local) => Err(local),
+            };
         }
-        None => start_run(session, args)?,
-    };
+    }
+    let mut run = prepared?;
+    if let Err(error) = attach_parallel(&mut run, session.parallel_groups()) {
+        session.model.training = Some(run);
+        return Err(error);
+    }
     let outcome = run_steps(session, &mut run, &goal, context);
     let copied = match session.model.network.as_mut() {
         Some(network) => network.vs.copy(run.trainer.var_store()).context("copying the trained weights into the session's network"),
@@ -179,37 +200,115 @@ pub fn train(session: &mut Session, args: &Args, context: &mut Context) -> Resul
     result
 }
 
+/// The run to continue (taken out of the session), or a new one from the session's network.
+/// Settings for a new run while one exists are refused, leaving it in place.
+fn prepare_run(session: &mut Session, args: &Args) -> Result<TrainingRun> {
+    let given: Vec<&str> = RUN_SETTINGS.iter().copied().filter(|k| args.contains(k)).collect();
+    match session.model.training.take() {
+        Some(run) if given.is_empty() => Ok(run),
+        Some(run) => {
+            session.model.training = Some(run);
+            bail!("{} apply to a new run: `train reset` first (the current run keeps its settings)", given.join(", "));
+        }
+        None => start_run(session, args),
+    }
+}
+
+/// Every rank of the job says whether it has a run to train and with what seed at what step
+/// (`None`: it failed, and reports why itself); refuses to go on unless all ranks can, with one
+/// seed and at one step, since the ranks' random streams and data shards follow from both.
+fn check_in(groups: &ParallelGroups, seed: Option<u64>, step: Option<u64>) -> Result<()> {
+    let mine = match (seed, step) {
+        (Some(seed), Some(step)) => [1, i64::from_ne_bytes(seed.to_ne_bytes()), i64::try_from(step).unwrap_or(i64::MAX)],
+        _ => [0, 0, 0],
+    };
+    let all = groups.gather_i64(&mine).context("checking in with the other ranks before training")?;
+    let failed: Vec<String> = all.iter().enumerate().filter(|(_, row)| row[0] == 0).map(|(rank, _)| rank.to_string()).collect();
+    if !failed.is_empty() {
+        bail!("rank(s) {} could not start training (see their messages); no rank trains", failed.join(", "));
+    }
+    let describe = |column: usize, what: &str| -> String {
+        all.iter()
+            .enumerate()
+            .map(|(rank, row)| {
+                let value = if column == 1 { u64::from_ne_bytes(row[1].to_ne_bytes()).to_string() } else { row[column].to_string() };
+                format!("rank {rank} {what} {value}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if all.iter().any(|row| row[1] != all[0][1]) {
+        bail!(
+            "the ranks train with different seeds ({}): every rank must use the same seed= (workers run the same commands; a run started or loaded before `parallel` keeps its own seed, so `train reset` and start again)",
+            describe(1, "seed")
+        );
+    }
+    if all.iter().any(|row| row[2] != all[0][2]) {
+        bail!("the ranks' runs are at different steps ({}): `train reset` and start again, or load one checkpoint on every rank", describe(2, "at step"));
+    }
+    Ok(())
+}
+
+/// Joins `run`'s trainer to the job of `groups` (`None`: no job, it trains alone), once per job.
+/// This is the one place where the session's training meets the parallel layout: data
+/// parallelism over the dp group now; DAP and BP plug in here when the trainer runs them.
+pub fn attach_parallel(run: &mut TrainingRun, groups: Option<&ParallelGroups>) -> Result<()> {
+    if run.job == groups.map(ParallelGroups::job) {
+        return Ok(());
+    }
+    run.job = None;
+    run.trainer.set_data_parallel(None)?;
+    let Some(groups) = groups else { return Ok(()) };
+    let layout = groups.layout();
+    if layout.dap > 1 || layout.bp > 1 {
+        bail!(
+            "the trainer does not run DAP or BP yet (layout dp={} dap={} bp={}): train with a data-parallel layout (`parallel dp=N`) for now",
+            layout.dp,
+            layout.dap,
+            layout.bp
+        );
+    }
+    run.trainer.set_data_parallel(Some(DataParallel::new(Arc::clone(groups.axis(Axis::Dp)))))?;
+    run.job = Some(groups.job());
+    Ok(())
+}
+
+/// The stream positions of this rank's examples for the next step: `accumulation` of them,
+/// this rank's share ([`DataParallel::shard`]) when the trainer is data-parallel.
+fn step_examples(trainer: &Trainer) -> std::ops::Range<u64> {
+    let (position, per_rank) = (trainer.data_position(), trainer.config().accumulation);
+    match trainer.data_parallel() {
+        Some(group) => group.shard(position, per_rank),
+        None => position..position + per_rank as u64,
+    }
+}
+
 /// Steps until the goal, an interrupt or an error; returns the steps' reports and why it stopped.
 fn run_steps(session: &Session, run: &mut TrainingRun, goal: &Goal, context: &mut Context) -> Result<(Vec<StepReport>, &'static str)> {
     let interrupt = session.interrupt_flag();
     let started = Instant::now();
     let mut reports: Vec<StepReport> = Vec::new();
     loop {
-        let (done, total) = match goal {
-            Goal::Steps(n) => (reports.len() as u64, *n),
-            Goal::Duration(d) => (started.elapsed().as_secs().min(d.as_secs()), d.as_secs().max(1)),
-            Goal::Below { max_steps, .. } => (reports.len() as u64, *max_steps),
+        let stop = stop_reason(goal, &reports, started, &interrupt)?;
+        let stop = match session.parallel_groups() {
+            Some(groups) => match (groups.any(stop.is_some()).context("agreeing with the other ranks whether to go on")?, stop) {
+                (true, None) => Some("another rank stopped"),
+                (_, stop) => stop,
+            },
+            None => stop,
         };
-        if done >= total && !matches!(goal, Goal::Duration(_)) {
-            return Ok((reports, "done"));
+        if let Some(stop) = stop {
+            return Ok((reports, stop));
         }
-        if let Goal::Duration(d) = goal {
-            if started.elapsed() >= *d {
-                return Ok((reports, "time is up"));
-            }
-        }
-        if let (Goal::Below { metric, value, .. }, Some(last)) = (goal, reports.last()) {
-            let reached = metric_value(last, metric)?;
-            if reached < *value {
-                return Ok((reports, "condition met"));
-            }
-        }
-        if interrupt.load(Ordering::SeqCst) {
-            return Ok((reports, "interrupted"));
-        }
-        let index = run.trainer.data_position();
-        let batch = run.batches.batch(index).with_context(|| format!("batch {index} of {}", run.source))?;
-        let report = run.trainer.step(&batch).with_context(|| format!("training step {}", run.trainer.step_count()))?;
+        let batches = step_examples(&run.trainer)
+            .map(|index| run.batches.batch(index).with_context(|| format!("batch {index} of {}", run.source)))
+            .collect::<Result<Vec<_>>>()?;
+        let report = run.trainer.step_accumulated(&batches).with_context(|| format!("training step {}", run.trainer.step_count()))?;
+        let total = match goal {
+            Goal::Steps(n) => *n,
+            Goal::Duration(d) => d.as_secs().max(1),
+            Goal::Below { max_steps, .. } => *max_steps,
+        };
         let message = format!("step {}: loss {:.4}, lr {:.2e}, {:.2} s", report.step, report.loss, report.lr, report.seconds);
         let done = match goal {
             Goal::Duration(d) => started.elapsed().as_secs().min(d.as_secs()),
@@ -220,6 +319,22 @@ fn run_steps(session: &Session, run: &mut TrainingRun, goal: &Goal, context: &mu
         context.progress_with_metrics("train", done, total, message, metrics);
         reports.push(report);
     }
+}
+
+/// Why the run should stop before another step, if it should.
+fn stop_reason(goal: &Goal, reports: &[StepReport], started: Instant, interrupt: &std::sync::atomic::AtomicBool) -> Result<Option<&'static str>> {
+    match goal {
+        Goal::Steps(n) if reports.len() as u64 >= *n => return Ok(Some("done")),
+        Goal::Below { max_steps, .. } if reports.len() as u64 >= *max_steps => return Ok(Some("done")),
+        Goal::Duration(d) if started.elapsed() >= *d => return Ok(Some("time is up")),
+        _ => {}
+    }
+    if let (Goal::Below { metric, value, .. }, Some(last)) = (goal, reports.last()) {
+        if metric_value(last, metric)? < *value {
+            return Ok(Some("condition met"));
+        }
+    }
+    Ok(interrupt.load(Ordering::SeqCst).then_some("interrupted"))
 }
 
 /// The total loss (`loss`) or a term by name.
@@ -281,7 +396,12 @@ pub fn checkpoint(session: &mut Session, args: &Args, _context: &mut Context) ->
     let file = args.path("file").ok_or_else(|| anyhow!("`checkpoint {action}` needs a FILE"))?;
     match action {
         "save" => {
+            // The ranks of a job hold the same run; one writer keeps them from clobbering the file.
+            let rank = session.parallel_groups().map_or(0, ParallelGroups::rank);
             let run = session.model.training.as_mut().ok_or_else(|| anyhow!("no training run to save: `train step` first"))?;
+            if rank != 0 {
+                return Ok(vec![Output::Text(format!("rank {rank} leaves saving to rank 0"))]);
+            }
             run.trainer.save_checkpoint(file)?;
             Ok(vec![Output::Text(format!("saved the run on {} at step {} to {}", run.source, run.trainer.step_count(), file.display()))])
         }
@@ -304,7 +424,7 @@ fn load_checkpoint(session: &mut Session, args: &Args, file: &Path) -> Result<Ve
     session.model.network = Some(network);
     session.model.prediction = None;
     let message = format!("resumed the run from {} at step {step}, training on {source}", file.display());
-    session.model.training = Some(TrainingRun { trainer, source, batches, history: Vec::new() });
+    session.model.training = Some(TrainingRun { trainer, source, batches, history: Vec::new(), job: None });
     Ok(vec![Output::Text(message)])
 }
 
