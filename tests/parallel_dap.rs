@@ -70,6 +70,8 @@ fn weighted_sum(outputs: &[&Tensor]) -> Tensor {
 /// Runs the trunk (under `groups` when given) and back-propagates [`weighted_sum`]; returns
 /// the outputs, the loss and the gradients by variable name (stack gradients summed over DAP).
 fn trunk_run(groups: Option<&ShardingGroups>) -> BTreeMap<String, Tensor> {
+    // The parent's tests share libtorch's generator.
+    let _generator = helixfold::model::primitives::lock_generator();
     let (vs, trunk, batch) = trunk_fixture();
     let cfg = tiny_nonzero();
     let prev = Recycled::zeros(N_RES, &cfg.embeddings_and_evoformer, FLOAT);
@@ -83,7 +85,7 @@ fn trunk_run(groups: Option<&ShardingGroups>) -> BTreeMap<String, Tensor> {
     let loss = weighted_sum(&[&out.msa, &out.pair, &out.single]);
     tape.backward(&loss).unwrap();
     let mut results = BTreeMap::new();
-    for (name, variable) in vs.variables() {
+    for (name, variable) in vs.variables().into_iter().collect::<BTreeMap<_, _>>() {
         let mut grad = variable.grad();
         if !grad.defined() {
             grad = variable.zeros_like();

@@ -79,7 +79,13 @@ pub fn wait_all(children: &mut [Child]) -> Vec<bool> {
 }
 
 pub fn run_ranks(test: &str, world: usize) -> tempfile::TempDir {
+    run_ranks_prepared(test, world, |_| {})
+}
+
+/// [`run_ranks`] after `prepare` has written what the ranks read into their output folder.
+pub fn run_ranks_prepared(test: &str, world: usize, prepare: impl FnOnce(&Path)) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
+    prepare(out.path());
     let mut children = spawn_ranks(test, world, out.path());
     assert_eq!(wait_all(&mut children), vec![true; world], "every rank of {test} succeeds");
     out

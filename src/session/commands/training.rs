@@ -21,6 +21,7 @@ use crate::data::msa::Msa;
 use crate::model::config::ModelConfig;
 use crate::model::config::RuntimeOptions;
 use crate::parallel::data_parallel::DataParallel;
+use crate::parallel::sharding::ShardingGroups;
 use crate::parallel::groups::ParallelGroups;
 use crate::parallel::layout::Axis;
 use crate::session::args::Args;
@@ -251,24 +252,22 @@ fn check_in(groups: &ParallelGroups, seed: Option<u64>, step: Option<u64>) -> Re
 
 /// Joins `run`'s trainer to the job of `groups` (`None`: no job, it trains alone), once per job.
 /// This is the one place where the session's training meets the parallel layout: data
-/// parallelism over the dp group now; DAP and BP plug in here when the trainer runs them.
+/// parallelism over the dp group, dynamic axial and branch parallelism over the dap and bp
+/// groups (`Trainer::set_sharding`).
 pub fn attach_parallel(run: &mut TrainingRun, groups: Option<&ParallelGroups>) -> Result<()> {
     if run.job == groups.map(ParallelGroups::job) {
         return Ok(());
     }
     run.job = None;
     run.trainer.set_data_parallel(None)?;
+    run.trainer.set_sharding(ShardingGroups::default())?;
     let Some(groups) = groups else { return Ok(()) };
     let layout = groups.layout();
-    if layout.dap > 1 || layout.bp > 1 {
-        bail!(
-            "the trainer does not run DAP or BP yet (layout dp={} dap={} bp={}): train with a data-parallel layout (`parallel dp=N`) for now",
-            layout.dp,
-            layout.dap,
-            layout.bp
-        );
-    }
     run.trainer.set_data_parallel(Some(DataParallel::new(Arc::clone(groups.axis(Axis::Dp)))))?;
+    run.trainer.set_sharding(ShardingGroups {
+        dap: (layout.dap > 1).then(|| Arc::clone(groups.axis(Axis::Dap))),
+        bp: (layout.bp > 1).then(|| Arc::clone(groups.axis(Axis::Bp))),
+    })?;
     run.job = Some(groups.job());
     Ok(())
 }
