@@ -286,21 +286,44 @@ fn external_workers_join_and_a_seed_mismatch_is_refused() {
     assert_eq!(worker.code, Some(0), "the worker stops when the session ends:\n{}", worker.stderr);
 }
 
-/// A DAP layout starts its two processes, and `train` says that the trainer does not run DAP
-/// yet (until it does).
+/// Dynamic axial and branch parallelism driven by the session: `parallel bp=2` (two processes)
+/// and `parallel dap=2 bp=2` (four) each take one training step on openfold_mini's 1psm chain A
+/// with HelixFold's parallel Evoformer (`outer_product_mean=end`), cropped to 31 residues so
+/// that DAP pads, and the saved checkpoint (weights, Adam moments, weight average) matches one
+/// process taking the same step: the sharded passes reorder fp32 sums (see parallel_dap.rs and
+/// parallel_bp.rs), and Adam's first step moves a parameter by at most `lr/ε` times a gradient
+/// difference, so parameters agree to 2e-5 absolute and the rest to 1e-3 relative.
 #[test]
-fn a_dap_layout_starts_its_ranks_and_training_says_it_is_not_supported_yet() {
+fn dap_and_bp_training_steps_from_the_session_match_one_process() {
+    let Some(root) = shared_data("openfold_mini") else { return };
     let dir = tempfile::tempdir().unwrap();
-    let run = run_script(
-        dir.path(),
-        &format!(
-            "parallel dp=1 dap=2 timeout=30\nshow parallel\nmodel tiny crop_size=16\nparams init\nload {} name=capsid\ntrain step 1\necho NEVER\n",
-            example_pdb().display()
-        ),
+    let setup = format!(
+        "load {root}/mmcif/1psm.cif name=native\n\
+         load {root}/alignments/1psm_A/bfd_uniclust_hits.a3m\n\
+         model tiny outer_product_mean=end\ndata crop_size=31\nparams init seed=1\n",
+        root = root.display()
     );
-    assert_eq!(run.code, Some(1), "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("processes   2"), "{}", run.stdout);
-    // Rank 1 is dap coordinate 1 of the only dp group.
-    assert!(pid_of_rank(&run.stdout, 1).is_some(), "{}", run.stdout);
-    assert!(run.stderr.contains("the trainer does not run DAP or BP yet (layout dp=1 dap=2 bp=1)"), "{}", run.stderr);
+    let train = "train step 1 warmup=0 seed=4\n";
+    let single = run_script(dir.path(), &format!("threads 1\n{setup}{train}checkpoint save single.safetensors\n"));
+    succeeded(&single);
+    let expected = tensors(&dir.path().join("single.safetensors"));
+    for (layout, processes) in [("bp=2", 2), ("dap=2 bp=2", 4)] {
+        let run = run_script(
+            dir.path(),
+            &format!("parallel {layout} timeout=60\nshow parallel\n{setup}{train}checkpoint save sharded.safetensors\n"),
+        );
+        succeeded(&run);
+        assert!(run.stdout.contains(&format!("processes   {processes}")), "{}", run.stdout);
+        assert!(!run.stdout.contains("warning"), "no rank reported an error:\n{}", run.stdout);
+        let sharded = tensors(&dir.path().join("sharded.safetensors"));
+        assert_eq!(sharded.len(), expected.len());
+        for ((name, a), (other, b)) in sharded.iter().zip(&expected) {
+            assert_eq!(name, other);
+            let (a, b) = (a.to_kind(tch::Kind::Float), b.to_kind(tch::Kind::Float));
+            let worst = (&a - &b).abs().max().double_value(&[]);
+            // Adam's moments (`optimizer/`) scale with the gradient and its square.
+            let bound = if name.starts_with("optimizer/") { 1e-3 * b.abs().max().double_value(&[]) } else { 2e-5 };
+            assert!(worst <= bound, "{layout}: {name} differs by {worst} (bound {bound})");
+        }
+    }
 }
