@@ -10,8 +10,9 @@
 //! the slowest rank). Memory is each rank's peak resident set (`VmHWM`, reset for rank 0 at the
 //! start of the layout; the workers are fresh processes), the largest over the ranks; on CUDA,
 //! rank 0's device memory in use. A layout needing more ranks than this machine has cores (or
-//! CUDA devices) is skipped, and one the trainer refuses (DAP and BP until it runs them) is a
-//! "not supported yet" row.
+//! CUDA devices) is skipped. When a layout has branch parallelism every layout runs HelixFold's
+//! parallel Evoformer (`outer_product_mean=end`), whose branches BP overlaps, so that the rows
+//! compare one network.
 use super::infer::median;
 use crate::memory::{peak_rss_bytes, peak_rss_bytes_of, reset_peak_rss};
 use crate::parallel::layout::ParallelLayout;
@@ -47,8 +48,6 @@ pub enum LayoutOutcome {
     },
     /// The layout does not fit this machine.
     Skipped(String),
-    /// The trainer refused the layout.
-    NotSupported(String),
 }
 
 /// One row of the table.
@@ -121,6 +120,15 @@ fn execute(session: &mut Session, line: &str) -> Result<()> {
     session.execute(line).map(drop).map_err(|(_, error)| anyhow!("{error}"))
 }
 
+/// Where the blocks add the outer product mean: HelixFold's `end` when some layout has BP.
+fn block_order(bench: &ParallelBench) -> &'static str {
+    if bench.layouts.iter().any(|layout| layout.bp > 1) {
+        "end"
+    } else {
+        "origin"
+    }
+}
+
 fn run_layout(bench: &ParallelBench, layout: ParallelLayout) -> Result<LayoutOutcome> {
     reset_peak_rss()?;
     let mut session = Session::new();
@@ -131,7 +139,7 @@ fn run_layout(bench: &ParallelBench, layout: ParallelLayout) -> Result<LayoutOut
     let crop = bench.crop.map(|n| format!(" crop_size={n}")).unwrap_or_default();
     let mut setup = vec![
         format!("device {}", bench.device),
-        format!("model {}{crop}", bench.preset),
+        format!("model {}{crop} outer_product_mean={}", bench.preset, block_order(bench)),
         "params init".to_string(),
         format!("load '{}' name=bench", bench.structure.display()),
     ];
@@ -139,11 +147,7 @@ fn run_layout(bench: &ParallelBench, layout: ParallelLayout) -> Result<LayoutOut
     for line in &setup {
         execute(&mut session, line)?;
     }
-    let warm_up = "train step 1 warmup=0 max_recycle=0 structure=bench";
-    if let Err(error) = execute(&mut session, warm_up) {
-        let refused = layout.dap > 1 || layout.bp > 1;
-        return if refused { Ok(LayoutOutcome::NotSupported(error.to_string())) } else { Err(error) };
-    }
+    execute(&mut session, "train step 1 warmup=0 max_recycle=0 structure=bench")?;
     execute(&mut session, &format!("train step {}", bench.steps))?;
     let history = &session.model().training.as_ref().context("the session kept no training run")?.history;
     // The first report is the warm-up step's.
@@ -166,8 +170,9 @@ fn run_layout(bench: &ParallelBench, layout: ParallelLayout) -> Result<LayoutOut
 pub fn to_text(bench: &ParallelBench, results: &[LayoutResult]) -> String {
     let baseline = results.iter().find(|r| r.layout == ParallelLayout::default()).and_then(LayoutResult::seconds_per_step);
     let mut text = format!(
-        "preset {}, {} on {}, {} timed step(s) per layout, median of rank 0\n",
+        "preset {} (outer_product_mean={}), {} on {}, {} timed step(s) per layout, median of rank 0\n",
         bench.preset,
+        block_order(bench),
         bench.structure.display(),
         bench.device,
         bench.steps
@@ -183,7 +188,6 @@ pub fn to_text(bench: &ParallelBench, results: &[LayoutResult]) -> String {
                 text.push_str(&format!("{name:<8} {ranks:>5} {seconds:>10.3} {peak_mib_per_rank:>14.0} {ratio:>10}\n"));
             }
             LayoutOutcome::Skipped(why) => text.push_str(&format!("{name:<8} {ranks:>5} skipped: {why}\n")),
-            LayoutOutcome::NotSupported(why) => text.push_str(&format!("{name:<8} {ranks:>5} not supported yet: {why}\n")),
         }
     }
     text
@@ -221,11 +225,11 @@ mod tests {
         let results = [
             measured(1, 2.0),
             measured(2, 3.0),
-            LayoutResult { layout: ParallelLayout::new(1, 2, 1).unwrap(), outcome: LayoutOutcome::NotSupported("no DAP".into()) },
+            LayoutResult { layout: ParallelLayout::new(4, 1, 1).unwrap(), outcome: LayoutOutcome::Skipped("needs 4 cores".into()) },
         ];
         let text = to_text(&bench, &results);
         // Medians 2 s and 3 s: 3 / 2 = 1.50.
         assert!(text.contains("2x1x1        2      3.000            100      1.50x"), "{text}");
-        assert!(text.contains("1x2x1        2 not supported yet: no DAP"), "{text}");
+        assert!(text.contains("4x1x1        4 skipped: needs 4 cores"), "{text}");
     }
 }

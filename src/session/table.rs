@@ -410,7 +410,8 @@ pub static COMMANDS: &[CommandSpec] = &[
                   `helixfold worker --rendezvous HOST:PORT --rank R --world W`), joins every rank to the job's process groups (world, dp, dap, bp) and\n\
                   from then on runs every command on every rank. Each rank gets its own CUDA device, or an equal share of the CPU cores.\n\
                   Workers start with an empty session: set the layout first, then load the model and data. `train` averages gradients over\n\
-                  the dp group; DAP and BP training is not available yet. Errors from any rank are reported; a worker that dies (no heartbeat\n\
+                  the dp group, shards the Evoformer, extra-MSA and template stacks over the dap group and splits each block's branches over\n\
+                  the bp group (overlapping with `model ... outer_product_mean=end`; recompute is not combined with DAP or BP yet). Errors from any rank are reported; a worker that dies (no heartbeat\n\
                   for timeout= seconds) is reported and the session returns to one process; `parallel off` stops the workers.",
         args: &[
             ArgSpec { name: "mode", kind: ArgKind::Choice(&["off"]), positional: true, required: false, help: "off: stop the workers, back to one process" },
