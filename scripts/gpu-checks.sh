@@ -11,7 +11,8 @@
 # takes CUDA kernels there) and the multi-process Gloo tests (c10d shim against that machine's
 # libtorch), (2) `bench infer` for model_1 at 256 and 384 residues in fp32 and bf16,
 # (3) `bench train` step time and memory for initial_training (bf16, with and without
-# recompute) and finetune (bf16, recompute) on 1psm padded to the preset's crop, (4) with
+# recompute, and with fused attention) and finetune (bf16, recompute) on 1psm padded to the
+# preset's crop, and `bench parallel` for the one-GPU layout (1x1x1, fp32, crop 128), (4) with
 # LONGEST=1, the longest sequence whose forward pass fits (bf16, chunked). Each step has its own
 # time limit and a failure does not stop the others. ONLY=train runs (3) alone; SKIP_INFER=1
 # leaves out (2).
@@ -30,6 +31,8 @@ prepare() {
     rm -rf .gpu && mkdir -p .gpu/reference
     cp target/release/helixfold .gpu/
     for t in $tests; do cp "$t" ".gpu/$(basename "$t" | sed 's/-[0-9a-f]*$//')"; done
+    # Symbols are not needed there, and the carried folder must stay under 64 MiB.
+    strip .gpu/helixfold .gpu/parity_alphafold .gpu/parity_modules .gpu/memory_equivalence .gpu/parallel_gloo
     local root=${HELIXFOLD_REFERENCE:-target/reference}
     for case in model_1_ptm_small msa_row_attention_with_pair_bias msa_column_attention \
         msa_column_global_attention msa_transition outer_product_mean \
@@ -94,6 +97,8 @@ run() {
         done
     done
     train_benches "$bin" "$json"
+    step bench_parallel 200 "$bin" bench parallel --layouts 1x1x1 --device cuda --preset initial_training \
+        --crop 128 --steps 3 --structure .gpu/data/1psm.cif --msa .gpu/data/bfd_uniclust_hits.a3m
     if [ "${LONGEST:-}" ]; then
         for length in 1536 2048 2560; do
             step "fits_$length" 150 "$bin" bench infer "${model_1[@]}" \
