@@ -85,6 +85,7 @@ fn layout_name(layout: &ParallelLayout) -> String {
 /// Ranks this machine runs at once: its CUDA devices for `cuda`, else its cores.
 fn capacity(device: &str) -> (usize, &'static str) {
     if device.starts_with("cuda") {
+        crate::device::ensure_cuda_backend();
         (usize::try_from(tch::Cuda::device_count()).unwrap_or(0), "CUDA devices")
     } else {
         (std::thread::available_parallelism().map_or(1, usize::from), "cores")

@@ -30,6 +30,7 @@ impl Placement {
     /// `max(1, cores / ranks_here)` threads, so the ranks share the cores instead of each
     /// taking all of them.
     pub fn for_local_rank(local_rank: usize, ranks_here: usize) -> Result<Self> {
+        crate::device::ensure_cuda_backend();
         let devices = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
         if devices > 0 {
             ensure!(
