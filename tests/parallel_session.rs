@@ -286,19 +286,20 @@ fn external_workers_join_and_a_seed_mismatch_is_refused() {
     assert_eq!(worker.code, Some(0), "the worker stops when the session ends:\n{}", worker.stderr);
 }
 
-/// A DAP layout starts its two processes, and `train` says that the trainer does not run DAP
-/// yet (until it does).
+/// A DAP layout starts its two processes (warning that the workers lack the model chosen
+/// before), and `train` says that the trainer does not run DAP yet (until it does).
 #[test]
 fn a_dap_layout_starts_its_ranks_and_training_says_it_is_not_supported_yet() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_script(
         dir.path(),
         &format!(
-            "parallel dp=1 dap=2 timeout=30\nshow parallel\nmodel tiny crop_size=16\nparams init\nload {} name=capsid\ntrain step 1\necho NEVER\n",
+            "model tiny\nparallel dp=1 dap=2 timeout=30\nshow parallel\nmodel tiny crop_size=16\nparams init\nload {} name=capsid\ntrain step 1\necho NEVER\n",
             example_pdb().display()
         ),
     );
     assert_eq!(run.code, Some(1), "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("warning: the workers start with an empty session"), "{}", run.stderr);
     assert!(run.stdout.contains("processes   2"), "{}", run.stdout);
     // Rank 1 is dap coordinate 1 of the only dp group.
     assert!(pid_of_rank(&run.stdout, 1).is_some(), "{}", run.stdout);
