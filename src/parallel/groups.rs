@@ -211,6 +211,7 @@ mod tests {
     /// One rank is a whole job: every group has one member, and the collectives return the
     /// rank's own values.
     #[test]
+    #[cfg_attr(helixfold_no_gloo, ignore = "this build has no Gloo")]
     fn a_one_rank_job_joins_every_group() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let timeout = Duration::from_secs(20);

@@ -3,11 +3,12 @@
 //! execute every command in their own session, so that the commands' collectives meet.
 //!
 //! Everything goes through the job's c10d TCPStore, served by rank 0:
-//!   The first command of a job is [`Cluster::join_groups`]'s: the layout, where Gloo binds and
-//!   each rank's placement ([`JobPlan`]), on which every rank joins the job's groups
+//! - `command/<i>`: the `i`-th command line (or [`STOP`]), set by rank 0 and read by every worker.
+//!   A session's first command is [`Cluster::join_groups`]'s plan ([`JobPlan`]: the layout,
+//!   where Gloo binds, each rank's placement), on which every rank joins the job's groups
 //!   ([`ParallelGroups::join`]);
-//! - `command/<i>`: the `i`-th command line (or [`STOP`]), set by rank 0 and read by every worker;
-//! - `result/<i>/<rank>`: a worker's outcome of command `i` as JSON ([`WorkerReport`]);
+//! - `result/<i>/<rank>`: a worker's outcome of command `i` as JSON ([`WorkerReport`]); a worker
+//!   acknowledges [`STOP`] the same way before it exits;
 //! - `heartbeat/<rank>`: a counter each worker bumps every [`HEARTBEAT`]; rank 0 declares a worker
 //!   dead when its counter stops moving for the cluster's timeout, so a long command is waited
 //!   for but a dead worker is reported within the timeout.

@@ -133,7 +133,15 @@ pub fn parallel(session: &mut Session, args: &Args, context: &mut Context) -> Re
         }
     }
     session.model.parallel = layout;
-    Ok(layout_tables(session))
+    let mut outputs = layout_tables(session);
+    let started = !same_job && world > 1;
+    let has_state = session.model.config.is_some() || !session.inputs.structures.is_empty() || session.inputs.dataset.is_some();
+    if started && has_state {
+        outputs.push(Output::Warning(
+            "the workers start with an empty session: run `model`, `params` and `load` again so that every rank has them".into(),
+        ));
+    }
+    Ok(outputs)
 }
 
 /// Starts (or, with `external_port`, waits for) the workers of `layout` and joins every rank to

@@ -168,7 +168,7 @@ pub fn train(session: &mut Session, args: &Args, context: &mut Context) -> Resul
     let goal = goal(args, action)?;
     let prepared = prepare_run(session, args);
     if let Some(groups) = session.parallel_groups() {
-        let checked = check_in(groups, prepared.as_ref().ok().map(|run| run.trainer.config().seed), prepared.as_ref().ok().map(|run| run.trainer.step_count()));
+        let checked = check_in(groups, prepared.as_ref().ok().map(|run| (run.trainer.config().seed, run.trainer.step_count())));
         if let Err(error) = checked {
             return match prepared {
                 Ok(run) => {
@@ -215,13 +215,13 @@ fn prepare_run(session: &mut Session, args: &Args) -> Result<TrainingRun> {
     }
 }
 
-/// Every rank of the job says whether it has a run to train and with what seed at what step
+/// Every rank of the job says whether it has a run to train and with what `(seed, step)`
 /// (`None`: it failed, and reports why itself); refuses to go on unless all ranks can, with one
 /// seed and at one step, since the ranks' random streams and data shards follow from both.
-fn check_in(groups: &ParallelGroups, seed: Option<u64>, step: Option<u64>) -> Result<()> {
-    let mine = match (seed, step) {
-        (Some(seed), Some(step)) => [1, i64::from_ne_bytes(seed.to_ne_bytes()), i64::try_from(step).unwrap_or(i64::MAX)],
-        _ => [0, 0, 0],
+fn check_in(groups: &ParallelGroups, run: Option<(u64, u64)>) -> Result<()> {
+    let mine = match run {
+        Some((seed, step)) => [1, i64::from_ne_bytes(seed.to_ne_bytes()), i64::try_from(step).unwrap_or(i64::MAX)],
+        None => [0, 0, 0],
     };
     let all = groups.gather_i64(&mine).context("checking in with the other ranks before training")?;
     let failed: Vec<String> = all.iter().enumerate().filter(|(_, row)| row[0] == 0).map(|(rank, _)| rank.to_string()).collect();
