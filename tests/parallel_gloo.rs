@@ -13,7 +13,7 @@ mod training;
 use helixfold::parallel::autograd::CommTape;
 use helixfold::parallel::data_parallel::DataParallel;
 use helixfold::parallel::layout::{Axis, ParallelLayout};
-use helixfold::parallel::process_group::{Backend, ProcessGroup, ReduceOp, Store};
+use helixfold::parallel::process_group::{Backend, ProcessGroup, ReduceOp};
 use helixfold::parallel::workers::Cluster;
 use helixfold::train::batches::BatchSource;
 use training::{flat_parameters, tiny_model, tiny_training};

@@ -27,10 +27,11 @@
 use super::config::{DropoutConfig, GlobalConfig, Orientation, RuntimeOptions, TriangleDirection};
 use super::evoformer::{compose_block, BlockParts, EvoformerIteration, PairStackModules};
 use super::primitives::residual_update_of_part;
+use super::recompute::grad_enabled;
 use super::triangle_attention::TriangleAttention;
 use super::triangle_multiplication::TriangleMultiplication;
 use crate::parallel::process_group::ProcessGroup;
-use crate::parallel::sharding::{dap_all_gather, dap_all_to_all, dap_gather, dap_scatter};
+use crate::parallel::sharding::{self, dap_all_gather, dap_all_to_all, dap_gather, dap_scatter};
 use tch::Tensor;
 
 /// Which axis of an activation `[*, A, B, c]` a rank holds a block of.
@@ -132,6 +133,17 @@ impl AxialShards {
             sequences: Extent::new(sequences, degree),
             residues: Extent::new(residues, degree),
         }
+    }
+
+    /// The geometry for a stack about to run, when a DAP group is active on this thread.
+    /// Recomputation is not supported under DAP (the trunk refuses it with an error first).
+    pub fn active(sequences: i64, residues: i64, opts: &RuntimeOptions) -> Option<Self> {
+        let group = sharding::dap()?;
+        assert!(
+            !opts.recompute || !grad_enabled(),
+            "recomputation of a stack under dynamic axial parallelism is not supported"
+        );
+        Some(Self::new(&group, sequences, residues))
     }
 
     /// This rank's block of `x` along `dim` (no communication: for masks every rank holds).
@@ -486,8 +498,7 @@ mod tests {
         let pair_mask = Tensor::ones([7, 7], F);
         let plain = modules.template_order(&pair, &pair_mask, &opts);
         let (sharded, _) = run_sharded(&groups, || {
-            let group = crate::parallel::sharding::dap().unwrap();
-            let shards = AxialShards::new(&group, 0, 7);
+            let shards = AxialShards::active(0, 7, &opts).unwrap();
             let rows = shards.template_block(&modules, &shards.enter_pair(&pair), &shards.pad_pair_mask(&pair_mask), &opts);
             shards.exit_pair(&rows)
         })

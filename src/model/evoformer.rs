@@ -20,7 +20,7 @@ use super::primitives::{draw_seed, dropout_active, residual_update};
 use super::axial_parallel::AxialShards;
 use super::branch_parallel;
 use super::capture::{self, Stack};
-use super::recompute::{grad_enabled, Block, RecomputeTape};
+use super::recompute::{Block, RecomputeTape};
 use super::transition::Transition;
 use super::triangle_attention::TriangleAttention;
 use super::triangle_multiplication::TriangleMultiplication;
@@ -445,11 +445,7 @@ impl EvoformerStack {
         tape: &mut RecomputeTape<'a>,
     ) -> StackOutput {
         let stack = self.capture_stack();
-        let shards = sharding::dap().map(|group| AxialShards::new(&group, msa.size()[0], msa.size()[1]));
-        assert!(
-            shards.is_none() || !opts.recompute || !grad_enabled(),
-            "recomputation of a stack under dynamic axial parallelism is not supported"
-        );
+        let shards = AxialShards::active(msa.size()[0], msa.size()[1], opts);
         let (state, msa_mask, pair_mask) = match &shards {
             Some(s) => (vec![s.enter_msa(msa), s.enter_pair(pair)], s.pad_msa_mask(msa_mask), s.pad_pair_mask(pair_mask)),
             None => (vec![msa.shallow_clone(), pair.shallow_clone()], msa_mask.shallow_clone(), pair_mask.shallow_clone()),

@@ -11,8 +11,7 @@ use super::embedders::dgram_from_positions;
 use super::evoformer::{PairStackConfig, PairStackModules};
 use super::primitives::{dropout_active, mask_bias, Attention, Init, LayerNorm, Linear};
 use super::axial_parallel::AxialShards;
-use super::recompute::{grad_enabled, Block, RecomputeTape};
-use crate::parallel::sharding;
+use super::recompute::{Block, RecomputeTape};
 use crate::residue_constants::ATOM_TYPES;
 use tch::{nn, Kind, Tensor};
 
@@ -155,11 +154,7 @@ impl SingleTemplateEmbedding {
         // [T, R, R, c_t]
         let act = self.embedding2d.forward(&features);
         // Under DAP each rank runs the stack on its rows of every template's pair.
-        let shards = sharding::dap().map(|group| AxialShards::new(&group, 0, act.size()[1]));
-        assert!(
-            shards.is_none() || !opts.recompute || !grad_enabled(),
-            "recomputation of a stack under dynamic axial parallelism is not supported"
-        );
+        let shards = AxialShards::active(0, act.size()[1], opts);
         let (act, pair_mask) = match &shards {
             Some(s) => (s.enter_pair(&act), s.pad_pair_mask(pair_mask)),
             None => (act, pair_mask.shallow_clone()),

@@ -429,6 +429,22 @@ mod tests {
         assert!(real(&oa.msa, &[1]).allclose(&real(&ob.msa, &[1]), 1e-4, 1e-4, false));
     }
 
+    /// Recomputation cannot be combined with DAP yet: the trunk says so in an error.
+    #[test]
+    fn recomputation_under_dap_is_an_error() {
+        use crate::parallel::sharding::{run_sharded, single_rank_group, ShardingGroups};
+        let cfg = tiny_nonzero();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let trunk = EmbeddingsAndEvoformer::new(vs.root(), &cfg);
+        let batch = TrunkBatch::tiny_random(5, 2, 3, Some(1));
+        let prev = Recycled::zeros(5, &cfg.embeddings_and_evoformer, FLOAT);
+        let opts = RuntimeOptions { recompute: true, ..Default::default() };
+        let groups = ShardingGroups::dap(single_rank_group());
+        let (outcome, _) = run_sharded(&groups, || trunk.forward(&batch, &prev, &opts).map(|out| out.pair)).unwrap();
+        let error = outcome.unwrap_err().to_string();
+        assert!(error.contains("dynamic axial parallelism"), "{error}");
+    }
+
     #[test]
     fn from_arrays_names_a_missing_feature() {
         let mut arrays = BTreeMap::new();

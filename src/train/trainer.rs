@@ -463,3 +463,22 @@ fn peak_memory_bytes(device: Device) -> Option<u64> {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parallel::sharding::single_rank_group;
+
+    /// DAP with recomputation is refused when the sharding is set, before any step, and the
+    /// trainer stays unsharded.
+    #[test]
+    fn sharding_refuses_recomputation() {
+        let model = ModelConfig::tiny();
+        let mut config = TrainConfig::alphafold(&model, 1);
+        config.runtime.recompute = true;
+        let mut trainer = Trainer::new(&model, config, Device::Cpu).unwrap();
+        let error = trainer.set_sharding(ShardingGroups::dap(single_rank_group())).unwrap_err().to_string();
+        assert!(error.contains("recomputation"), "{error}");
+        assert!(trainer.sharding().dap.is_none());
+    }
+}
