@@ -104,10 +104,11 @@ fn a_dp2_step_equals_one_process_accumulating_both_examples() {
     succeeded(&single);
     let parallel = run_script(
         dir.path(),
-        &format!("parallel dp=2 timeout=60\n{setup}train step 1 warmup=0 seed=4\ncheckpoint save dp.safetensors\nshow training\n"),
+        &format!("parallel dp=2 timeout=60\n{setup}train step 1 warmup=0 seed=4\ncheckpoint save dp.safetensors\nparams save dp_params.safetensors\n"),
     );
     succeeded(&parallel);
-    assert!(!parallel.stdout.contains("warning"), "no rank reported an error:\n{}", parallel.stdout);
+    assert!(!parallel.stderr.contains("warning"), "no rank reported an error:\n{}", parallel.stderr);
+    assert!(parallel.stdout.contains("wrote 28,746 parameters to dp_params.safetensors"), "rank 0 writes:\n{}", parallel.stdout);
     let (single, parallel) = (tensors(&dir.path().join("single.safetensors")), tensors(&dir.path().join("dp.safetensors")));
     assert_eq!(single.len(), parallel.len());
     for ((name, a), (other, b)) in single.iter().zip(&parallel) {

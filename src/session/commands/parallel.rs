@@ -55,6 +55,14 @@ impl Drop for Job {
     }
 }
 
+/// On a worker rank, the output of a command that writes a file, which rank 0 alone writes (the
+/// ranks hold the same state; several writers would clobber one path); `None` on rank 0 or
+/// outside a job.
+pub fn left_to_rank_zero(session: &Session, what: &str) -> Option<Output> {
+    let rank = session.parallel_groups().map_or(0, ParallelGroups::rank);
+    (rank != 0).then(|| Output::Text(format!("rank {rank} leaves {what} to rank 0")))
+}
+
 fn degree(args: &Args, key: &str, current: u32) -> Result<u32> {
     match args.int(key) {
         Some(n) => u32::try_from(n).with_context(|| format!("{key}={n} is out of range")),

@@ -65,6 +65,9 @@ fn install(session: &mut Session, file: Option<&Path>, seed: u64) -> Result<Vec<
 fn save(session: &Session, file: &Path) -> Result<Vec<Output>> {
     check_extension(file, &["safetensors"])?;
     let network = session.model.network.as_ref().ok_or_else(|| anyhow!("no parameters to save: `params init` or `params load FILE` first"))?;
+    if let Some(left) = super::parallel::left_to_rank_zero(session, "saving the parameters") {
+        return Ok(vec![left]);
+    }
     if let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).with_context(|| format!("cannot create folder {}", folder.display()))?;
     }

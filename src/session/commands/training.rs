@@ -395,12 +395,10 @@ pub fn checkpoint(session: &mut Session, args: &Args, _context: &mut Context) ->
     let file = args.path("file").ok_or_else(|| anyhow!("`checkpoint {action}` needs a FILE"))?;
     match action {
         "save" => {
-            // The ranks of a job hold the same run; one writer keeps them from clobbering the file.
-            let rank = session.parallel_groups().map_or(0, ParallelGroups::rank);
-            let run = session.model.training.as_mut().ok_or_else(|| anyhow!("no training run to save: `train step` first"))?;
-            if rank != 0 {
-                return Ok(vec![Output::Text(format!("rank {rank} leaves saving to rank 0"))]);
+            if let Some(left) = super::parallel::left_to_rank_zero(session, "saving the checkpoint") {
+                return Ok(vec![left]);
             }
+            let run = session.model.training.as_mut().ok_or_else(|| anyhow!("no training run to save: `train step` first"))?;
             run.trainer.save_checkpoint(file)?;
             Ok(vec![Output::Text(format!("saved the run on {} at step {} to {}", run.source, run.trainer.step_count(), file.display()))])
         }
