@@ -8,165 +8,44 @@
 //! the results agree to rounding, not bit for bit; the tolerances are stated at each comparison.
 #[path = "support/ranks.rs"]
 mod ranks;
+#[path = "support/sharded_trunk.rs"]
+mod sharded_trunk;
 #[path = "support/training.rs"]
 mod training;
 
-use helixfold::model::axial_parallel::is_sharded_stack_parameter;
 use helixfold::model::config::{ModelConfig, OuterProductMeanPosition, RuntimeOptions};
 use helixfold::model::embedders::Recycled;
-use helixfold::model::trunk::{EmbeddingsAndEvoformer, TrunkBatch};
-use helixfold::parallel::autograd::CommTape;
-use helixfold::parallel::process_group::ReduceOp;
+use helixfold::parallel::layout::ParallelLayout;
 use helixfold::parallel::sharding::{run_sharded, ShardingGroups};
 use helixfold::train::batches::BatchSource;
 use ranks::{read_results, role, run_ranks, spawn_ranks, values, wait_all, world_group, write_results, Role, GROUP_TIMEOUT, RANK_LIMIT};
+use sharded_trunk::{assert_close, compare_with_one_process, config, trunk_fixture, trunk_rank, FLOAT, N_RES};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tch::{nn, Device, Kind, Tensor};
 use training::{flat_parameters, tiny_model, tiny_training};
 
-const FLOAT: (Kind, Device) = (Kind::Float, Device::Cpu);
-/// Seeds the weights and the batch.
-const MODEL_SEED: i64 = 17;
-/// Seeds the dropout masks of the forward pass.
-const DROPOUT_SEED: i64 = 23;
-/// Residues (odd: padded to 8).
-const N_RES: i64 = 7;
-/// MSA rows: 3 plus 2 template rows, padded to 6.
-const N_SEQ: i64 = 3;
-const N_TEMPL: i64 = 2;
-/// Extra MSA rows, padded to 6.
-const N_EXTRA: i64 = 5;
-
-/// The tiny preset with non-zero initialisation; `outer_product_first`: the multimer block order.
-fn tiny_nonzero(outer_product_first: bool) -> ModelConfig {
-    let mut cfg = ModelConfig::tiny();
-    cfg.global_config.zero_init = false;
-    if outer_product_first {
-        cfg.embeddings_and_evoformer.evoformer.outer_product_mean.position = OuterProductMeanPosition::First;
-    }
-    cfg
-}
-
-/// The trunk, its variables and a batch, identical in every process.
-fn trunk_fixture(outer_product_first: bool) -> (nn::VarStore, EmbeddingsAndEvoformer, TrunkBatch) {
-    tch::manual_seed(MODEL_SEED);
-    let vs = nn::VarStore::new(Device::Cpu);
-    let trunk = EmbeddingsAndEvoformer::new(vs.root(), &tiny_nonzero(outer_product_first));
-    let batch = TrunkBatch::tiny_random(N_RES, N_SEQ, N_EXTRA, Some(N_TEMPL));
-    (vs, trunk, batch)
-}
-
-/// A loss that weighs every output element differently: `Σ w ⊙ out` over msa, pair and single
-/// with `w = sin(index)`.
-fn weighted_sum(outputs: &[&Tensor]) -> Tensor {
-    outputs
-        .iter()
-        .map(|t| {
-            let w = Tensor::arange(t.numel() as i64, FLOAT).sin().view(t.size().as_slice());
-            (*t * w).sum(Kind::Float)
-        })
-        .reduce(|a, b| a + b)
-        .unwrap()
-}
-
-/// Runs the trunk (under `groups` when given) and back-propagates [`weighted_sum`]; returns
-/// the outputs, the loss and the gradients by variable name (stack gradients summed over DAP).
-fn trunk_run(groups: Option<&ShardingGroups>, outer_product_first: bool) -> BTreeMap<String, Tensor> {
-    // The parent's tests share libtorch's generator.
-    let _generator = helixfold::model::primitives::lock_generator();
-    let (vs, trunk, batch) = trunk_fixture(outer_product_first);
-    let cfg = tiny_nonzero(outer_product_first);
-    let prev = Recycled::zeros(N_RES, &cfg.embeddings_and_evoformer, FLOAT);
-    let opts = RuntimeOptions { training: true, ..Default::default() };
-    tch::manual_seed(DROPOUT_SEED);
-    let (out, tape) = match groups {
-        Some(groups) => run_sharded(groups, || trunk.forward(&batch, &prev, &opts)).unwrap(),
-        None => (trunk.forward(&batch, &prev, &opts), CommTape::new()),
-    };
-    let out = out.unwrap();
-    let loss = weighted_sum(&[&out.msa, &out.pair, &out.single]);
-    tape.backward(&loss).unwrap();
-    let mut results = BTreeMap::new();
-    // By name, so that every rank all-reduces the same variable at the same time.
-    let variables: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
-    for (name, variable) in variables {
-        let mut grad = variable.grad();
-        if !grad.defined() {
-            grad = variable.zeros_like();
-        }
-        if let (Some(group), true) = (groups.and_then(|g| g.dap.as_ref()), is_sharded_stack_parameter(&name)) {
-            grad = group.all_reduce(&grad, ReduceOp::Sum).unwrap();
-        }
-        results.insert(format!("grad {name}"), grad);
-    }
-    results.insert("msa".into(), out.msa.detach());
-    results.insert("pair".into(), out.pair.detach());
-    results.insert("single".into(), out.single.detach());
-    results.insert("loss".into(), loss.detach());
-    results
-}
-
-fn trunk_rank(role: &Role, outer_product_first: bool) {
-    let (_store, group) = world_group(role);
-    let groups = ShardingGroups::dap(Arc::new(group));
-    let results = trunk_run(Some(&groups), outer_product_first);
-    write_results(role, &results.iter().map(|(k, v)| (k.clone(), values(v))).collect());
-}
-
-/// `have` against `want` to `tolerance` relative to the largest magnitude of `want` (at least 1).
-fn assert_close(name: &str, have: &[f32], want: &[f32], tolerance: f32) {
-    assert_eq!(have.len(), want.len(), "{name}: length");
-    let scale = want.iter().fold(1f32, |m, w| m.max(w.abs()));
-    let worst = have.iter().zip(want).map(|(h, w)| (h - w).abs()).fold(0f32, f32::max);
-    assert!(worst <= tolerance * scale, "{name}: differs by {worst} (scale {scale})");
-}
-
-/// Runs the trunk comparison of [`dap_trunk_matches_one_process`] for test `test`.
-fn compare_trunks(test: &str, outer_product_first: bool) {
-    tch::set_num_threads(1);
-    let expected = trunk_run(None, outer_product_first);
-    let out = run_ranks(test, 2);
-    let nonzero_gradients = expected.iter().filter(|(k, v)| k.starts_with("grad ") && v.abs().max().double_value(&[]) > 0.0).count();
-    assert!(nonzero_gradients > 100, "the loss reaches the parameters ({nonzero_gradients})");
-    for rank in 0..2 {
-        let got = read_results(out.path(), rank);
-        assert_eq!(got.len(), expected.len(), "rank {rank} reports every value");
-        for (name, want) in &expected {
-            let tolerance = match name.as_str() {
-                "loss" => 2e-5,
-                "msa" | "pair" | "single" => 1e-5,
-                _ => 1e-4,
-            };
-            assert_close(&format!("rank {rank} {name}"), &got[name], &values(want), tolerance);
-        }
-    }
-}
-
-/// DAP=2 against one process on the same trunk, batch and dropout seed: the trunk's outputs
-/// (msa, pair, single) to 1e-5 relative to their largest magnitude, the loss to 2e-5 relative,
-/// every variable's gradient (the stacks' summed over the ranks) to 1e-4 relative to its
-/// largest element. The sharded run reorders fp32 sums (blocked products, partial gradients
-/// summed over ranks): measured differences are below 6e-7 for the outputs and 5e-6 for the
-/// gradients; the loss, a signed sum of ~10⁴ terms that largely cancel, differs by up to 4e-6
-/// of itself (outer product first). A wrong dropout block, order or dual gives differences of
-/// order one.
+/// DAP=2 against one process on the same trunk, batch and dropout seed, in AlphaFold's block
+/// order (tolerances at [`compare_with_one_process`]).
 #[test]
 fn dap_trunk_matches_one_process() {
     if let Some(role) = role() {
-        return trunk_rank(&role, false);
+        return trunk_rank(&role, dap_layout());
     }
-    compare_trunks("dap_trunk_matches_one_process", false);
+    compare_with_one_process("dap_trunk_matches_one_process", 2, OuterProductMeanPosition::Origin);
 }
 
 /// The same with the outer product mean first in every block (AlphaFold-Multimer's order).
 #[test]
 fn dap_trunk_with_outer_product_first_matches_one_process() {
     if let Some(role) = role() {
-        return trunk_rank(&role, true);
+        return trunk_rank(&role, dap_layout());
     }
-    compare_trunks("dap_trunk_with_outer_product_first_matches_one_process", true);
+    compare_with_one_process("dap_trunk_with_outer_product_first_matches_one_process", 2, OuterProductMeanPosition::First);
+}
+
+fn dap_layout() -> ParallelLayout {
+    ParallelLayout::new(1, 2, 1).unwrap()
 }
 
 const STEP_SEED: u64 = 9;
@@ -229,8 +108,8 @@ fn dying_rank(role: &Role) {
         std::thread::sleep(RANK_LIMIT);
         return;
     }
-    let (_vs, trunk, batch) = trunk_fixture(false);
-    let prev = Recycled::zeros(N_RES, &tiny_nonzero(false).embeddings_and_evoformer, FLOAT);
+    let (_vs, trunk, batch) = trunk_fixture(OuterProductMeanPosition::Origin);
+    let prev = Recycled::zeros(N_RES, &config(OuterProductMeanPosition::Origin).embeddings_and_evoformer, FLOAT);
     let started = Instant::now();
     let outcome = run_sharded(&ShardingGroups::dap(group), || trunk.forward(&batch, &prev, &RuntimeOptions::default()));
     let error = format!("{:#}", outcome.err().expect("the forward pass with a dead peer fails"));

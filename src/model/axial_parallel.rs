@@ -22,11 +22,11 @@
 //! the DAP group; everything before the entry or after the exit gets the full gradient.
 //!
 //! Dropout draws the mask of the whole (unpadded) update, exactly as the unsharded run does,
-//! and each rank applies its block of it ([`residual_update_of_part`]): for the same generator
+//! and each rank applies its block of it ([`dropped_out_part`]): for the same generator
 //! state the masks agree with the single-process run.
 use super::config::{DropoutConfig, GlobalConfig, Orientation, RuntimeOptions, TriangleDirection};
 use super::evoformer::{compose_block, BlockParts, EvoformerIteration, PairStackModules};
-use super::primitives::residual_update_of_part;
+use super::primitives::dropped_out_part;
 use super::recompute::grad_enabled;
 use super::triangle_attention::TriangleAttention;
 use super::triangle_multiplication::TriangleMultiplication;
@@ -248,7 +248,7 @@ impl AxialShards {
                 self.block(&mask, act.split.dim())
             }
         };
-        let act_next = residual_update_of_part(&act.act, update, dropout, global, opts, &whole, part_of);
+        let act_next = &act.act + dropped_out_part(update, dropout, global, opts, &whole, part_of);
         Sharded { act: act_next, split: act.split }
     }
 

@@ -448,22 +448,10 @@ pub fn dropped_out(update: Tensor, dropout: &DropoutConfig, global: &GlobalConfi
     dropped_out_part(update, dropout, global, opts, &shape, |mask| mask)
 }
 
-/// [`residual_update`] for a part of an activation (a shard under dynamic axial parallelism):
-/// the dropout mask is drawn for the whole activation of shape `whole` (the same draws as the
+/// [`dropped_out`] for a part of an activation (a shard under dynamic axial parallelism): the
+/// dropout mask is drawn for the whole activation of shape `whole` (the same draws as the
 /// unsharded run makes) and `part_of` cuts this part's mask out of it.
-pub fn residual_update_of_part(
-    act: &Tensor,
-    update: Tensor,
-    dropout: &DropoutConfig,
-    global: &GlobalConfig,
-    opts: &RuntimeOptions,
-    whole: &[i64],
-    part_of: impl FnOnce(Tensor) -> Tensor,
-) -> Tensor {
-    act + dropped_out_part(update, dropout, global, opts, whole, part_of)
-}
-
-fn dropped_out_part(
+pub fn dropped_out_part(
     update: Tensor,
     dropout: &DropoutConfig,
     global: &GlobalConfig,
