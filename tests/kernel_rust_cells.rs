@@ -93,7 +93,7 @@ fn rust_cells_read_session_tensors_keep_state_and_report_compile_errors() {
 
     let infer = run(
         &client,
-        &format!("load {DEMO_PDB} name=native chain=A\nfeatures from=native recycles=0\nmodel tiny templates=false\nparams init seed=1\ninfer"),
+        &format!("load {DEMO_PDB} name=native chain=A\nfeatures from=native recycles=1\nmodel tiny templates=false\nparams init seed=1\ninfer"),
     );
     assert_eq!(infer.reply["status"], "ok", "{infer:?}");
     let session_mean: f64 = table_value(&infer.shown, "mean pLDDT").parse().unwrap();
