@@ -14,8 +14,10 @@ build: setup
 demo: build
 	$(ENV) ./target/release/helixfold run examples/demo.hf
 
-# The parity tests read DeepMind's reference cases, generated first (deterministic).
+# The parity tests read DeepMind's reference cases, generated first (deterministic); the kernel's
+# `%%rust` cell tests need the evcxr helper (kernel/rust-cells), built in its cheap profile.
 test: setup reference
+	$(ENV) cargo build --profile rust-cells -p helixfold-rust-cells
 	$(ENV) cargo test --release
 
 # DeepMind's AlphaFold2 reference cases for the network's parity tests (tests/reference/),

@@ -2,42 +2,12 @@
 //! kernel share its session, and each sees the other's cells on IOPub (what `helixfold repl
 //! --existing` relies on).
 use helixfold::kernel::client::{terminal_text, Channel, KernelClient};
+#[path = "support/kernel.rs"]
+mod kernel_process;
+
 use helixfold::kernel::ConnectionInfo;
-use std::process::{Child, Command, Stdio};
-
-struct KernelProcess {
-    child: Child,
-    info: ConnectionInfo,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for KernelProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_kernel() -> KernelProcess {
-    let dir = tempfile::tempdir().unwrap();
-    let listeners: Vec<_> = (0..5).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-    let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
-    drop(listeners);
-    let file = dir.path().join("kernel-test.json");
-    let text = serde_json::json!({
-        "transport": "tcp", "ip": "127.0.0.1", "key": "client-test-key", "signature_scheme": "hmac-sha256",
-        "shell_port": ports[0], "iopub_port": ports[1], "stdin_port": ports[2],
-        "control_port": ports[3], "hb_port": ports[4],
-    });
-    std::fs::write(&file, text.to_string()).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_helixfold"))
-        .args(["kernel", "--connection-file"])
-        .arg(&file)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    KernelProcess { child, info: ConnectionInfo::read(&file).unwrap(), _dir: dir }
-}
+use kernel_process::start_kernel;
+use std::process::{Command, Stdio};
 
 #[test]
 fn two_clients_share_one_session_and_see_each_others_cells() {
@@ -111,8 +81,8 @@ fn repl_existing_drives_the_kernels_session() {
     let notebook = KernelClient::connect(&kernel.info).unwrap();
     let mut repl = Command::new(env!("CARGO_BIN_EXE_helixfold"))
         .args(["repl", "--existing"])
-        .arg(kernel._dir.path().join("kernel-test.json"))
-        .env("HELIXFOLD_HISTORY", kernel._dir.path().join("history"))
+        .arg(kernel.dir.path().join("kernel-test.json"))
+        .env("HELIXFOLD_HISTORY", kernel.dir.path().join("history"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -140,7 +110,7 @@ fn repl_existing_drives_the_kernels_session() {
 
     let missing = Command::new(env!("CARGO_BIN_EXE_helixfold"))
         .args(["repl", "--existing", "kernel-does-not-exist"])
-        .env("JUPYTER_RUNTIME_DIR", kernel._dir.path())
+        .env("JUPYTER_RUNTIME_DIR", kernel.dir.path())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&missing.stderr);

@@ -16,10 +16,13 @@
 //! "Messages on the stdin ROUTER/DEALER channel"); an interrupt ends the wait. The cell's value, like a Python
 //! cell's last expression, is its final output when that is `Text` from a command other than
 //! `echo` (`echo` prints, as Python's `print` does): it is sent as `execute_result` instead
-//! of a stream.
+//! of a stream. A cell whose first line is `%%rust` is Rust code instead, run by
+//! [`super::rust_cells`]: its printed lines are streams, evcxr's rich output a `display_data`,
+//! and a compile error an `error` with rustc's diagnostics.
 use super::history::History;
 use super::live_plot::LiveLossPlot;
 use super::message::{KernelSession, Message};
+use super::rust_cells::{self, CellError, CellOutput, RustCell, RustCells};
 use crate::session::script::{run_script, ScriptError};
 use crate::session::{Output, Session};
 use anyhow::{bail, Context as _, Result};
@@ -68,7 +71,7 @@ impl Executor {
                 // The receiver waits for this send before it returns from spawn.
                 let _ = flag_sender.send(session.interrupt_flag());
                 let answers = Arc::new(Mutex::new(answer_queue));
-                let mut cells = Cells { session, publisher: Publisher { kernel, out }, history, answers, count: 0 };
+                let mut cells = Cells { session, publisher: Publisher { kernel, out }, history, answers, count: 0, rust: RustCells::new() };
                 cells.serve(&queue, &pending_in_thread);
             })
             .context("starting the session thread")?;
@@ -207,6 +210,8 @@ struct Cells {
     answers: Arc<Mutex<Receiver<Message>>>,
     /// The execution count: cells stored in history so far.
     count: u64,
+    /// The evaluator of `%%rust` cells, started by the first one.
+    rust: RustCells,
 }
 
 impl Cells {
@@ -240,10 +245,43 @@ impl Cells {
         if !silent {
             publisher.iopub(request, "execute_input", json!({"code": code, "execution_count": count}));
         }
+        let mut transcript = Vec::new();
+        let result = match rust_cells::parse(code) {
+            Some(cell) => self.run_rust(request, cell, silent, &mut transcript),
+            None => self.run_commands(request, code, count, silent, &mut transcript),
+        };
+        if store_history {
+            // A poisoned lock only means a panic elsewhere while recording; the data is intact.
+            let mut history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            history.record(count, code, transcript.join("\n"));
+        }
+        let failed = result.is_err();
+        let publisher = &self.publisher;
+        match result {
+            Ok(()) => publisher.reply(
+                request,
+                json!({"status": "ok", "execution_count": count, "payload": [], "user_expressions": {}}),
+            ),
+            Err(content) => {
+                if !silent {
+                    publisher.iopub(request, "error", content.clone());
+                }
+                let mut reply = content;
+                reply["status"] = json!("error");
+                reply["execution_count"] = json!(count);
+                publisher.reply(request, reply);
+            }
+        }
+        publisher.status(request, "idle");
+        failed
+    }
+
+    /// Runs a cell of commands; the `error` content when one failed.
+    fn run_commands(&mut self, request: &Message, code: &str, count: u64, silent: bool, transcript: &mut Vec<String>) -> Result<(), Value> {
+        let publisher = &self.publisher;
         // Each output is held back until the next one arrives, so the last can become the
         // cell's value.
         let mut held: Option<Output> = None;
-        let mut transcript = Vec::new();
         let mut progress_displays = HashSet::new();
         let mut loss_plots = HashMap::new();
         let source_name = format!("In [{count}]");
@@ -283,31 +321,31 @@ impl Cells {
                 other => publisher.output(request, &other),
             }
         }
-        if store_history {
-            // A poisoned lock only means a panic elsewhere while recording; the data is intact.
-            let mut history = self.history.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            history.record(count, code, transcript.join("\n"));
-        }
-        let failed = result.is_err();
-        match result {
-            Ok(()) => publisher.reply(
-                request,
-                json!({"status": "ok", "execution_count": count, "payload": [], "user_expressions": {}}),
-            ),
-            Err(error) => {
-                let interrupted = self.session.interrupt_flag().load(Ordering::SeqCst);
-                let content = error_content(&error, interrupted);
-                if !silent {
-                    publisher.iopub(request, "error", content.clone());
+        result.map_err(|error| error_content(&error, self.session.interrupt_flag().load(Ordering::SeqCst)))
+    }
+
+    /// Runs a `%%rust` cell (see [`super::rust_cells`]); the `error` content when it failed.
+    fn run_rust(&mut self, request: &Message, cell: Result<RustCell>, silent: bool, transcript: &mut Vec<String>) -> Result<(), Value> {
+        let cell = cell.map_err(|error| CellError::new("RustCellError", &error).content())?;
+        let interrupt = self.session.interrupt_flag();
+        interrupt.store(false, Ordering::SeqCst);
+        let publisher = &self.publisher;
+        let mut show = |output: CellOutput| {
+            let (msg_type, content) = match output {
+                CellOutput::Stream { name, text } => {
+                    transcript.push(text.trim_end().to_string());
+                    ("stream", json!({"name": name, "text": text}))
                 }
-                let mut reply = content;
-                reply["status"] = json!("error");
-                reply["execution_count"] = json!(count);
-                publisher.reply(request, reply);
+                CellOutput::Display(data) => {
+                    transcript.push(data["text/plain"].as_str().unwrap_or_default().to_string());
+                    ("display_data", json!({"data": data, "metadata": {}, "transient": {}}))
+                }
+            };
+            if !silent {
+                publisher.iopub(request, msg_type, content);
             }
-        }
-        publisher.status(request, "idle");
-        failed
+        };
+        self.rust.run(&self.session, &cell, &interrupt, &mut show).map_err(|error| error.content())
     }
 }
 

@@ -68,8 +68,12 @@ pub fn inspect(code: &str, cursor_pos: usize) -> Value {
 }
 
 /// The `is_complete_reply` content: `incomplete` while the last line is open (quote or
-/// trailing `\`), `invalid` when a line does not split or names an unknown command.
+/// trailing `\`), `invalid` when a line does not split or names an unknown command. A `%%rust`
+/// cell is always `complete` (its Rust is checked when it runs).
 pub fn is_complete(code: &str) -> Value {
+    if super::rust_cells::parse(code).is_some() {
+        return json!({"status": "complete"});
+    }
     let last_line = code.trim_end().lines().last().unwrap_or("");
     if !args::is_complete(last_line) {
         return json!({"status": "incomplete", "indent": ""});
@@ -124,5 +128,6 @@ mod tests {
         assert_eq!(is_complete("echo a \\\n  b")["status"], "complete");
         assert_eq!(is_complete("# note\nnosuch 1")["status"], "invalid");
         assert_eq!(is_complete("")["status"], "complete");
+        assert_eq!(is_complete("%%rust tensors=plddt\nlet x = \"open")["status"], "complete");
     }
 }

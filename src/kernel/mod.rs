@@ -9,6 +9,7 @@ pub mod introspection;
 pub mod kernelspec;
 pub mod live_plot;
 pub mod message;
+pub mod rust_cells;
 pub mod server;
 pub mod wire;
 

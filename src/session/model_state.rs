@@ -7,7 +7,7 @@ use crate::model::capture::{CaptureRequest, Captured};
 use crate::model::config::{ModelConfig, RuntimeOptions};
 use crate::train::batches::BatchSource;
 use crate::train::trainer::{StepReport, Trainer};
-use tch::nn;
+use tch::{nn, Tensor};
 
 /// A built network and where its parameter values came from.
 #[derive(Debug)]
@@ -53,6 +53,21 @@ pub struct ModelState {
     pub prediction: Option<Prediction>,
     /// Set by the first `train`; dropped by `model` and `params`, which change the network.
     pub training: Option<TrainingRun>,
+}
+
+impl ModelState {
+    /// A tensor of the session by name (a shallow copy): an output of the last `infer` by
+    /// AlphaFold's name (`plddt`, `representations/pair`, ...), else a parameter of the network
+    /// by its VarStore path (as `show params` lists them).
+    pub fn tensor(&self, name: &str) -> Option<Tensor> {
+        let output = self.prediction.as_ref().and_then(|p| p.outputs.get(name)).map(Tensor::shallow_clone);
+        output.or_else(|| self.network.as_ref().and_then(|n| n.vs.variables().remove(name)))
+    }
+
+    /// The names of the last prediction's outputs, for messages (none before `infer`).
+    pub fn output_names(&self) -> Vec<&str> {
+        self.prediction.iter().flat_map(|p| p.outputs.keys().map(String::as_str)).collect()
+    }
 }
 
 /// A training run in the session: the trainer (its own copy of the weights, optimiser moments
