@@ -6,6 +6,7 @@
 //! with BERT masking and deletions, and templates that are rotated, noised copies of one
 //! chain-like random walk. Timing does not depend on the values, but masks and gaps are kept
 //! realistic so that no path is skipped.
+use crate::model::primitives::lock_generator;
 use crate::geometry::atom_maps::{make_atom14_masks, pseudo_beta, pseudo_beta_mask};
 use anyhow::{bail, Result};
 use std::collections::BTreeMap;
@@ -41,6 +42,7 @@ const INT: (Kind, Device) = (Kind::Int64, Device::Cpu);
 /// A processed batch of `shape`, on the CPU, reproducible from `seed`.
 pub fn synthetic_batch(shape: BatchShape, seed: u64) -> Result<BTreeMap<String, Tensor>> {
     shape.validate()?;
+    let _generator = lock_generator();
     tch::manual_seed(seed as i64);
     let n = shape.length;
     let aatype = Tensor::randint(20, [n], INT);
