@@ -18,11 +18,10 @@ use helixfold::model::embedders::Recycled;
 use helixfold::parallel::layout::ParallelLayout;
 use helixfold::parallel::sharding::{run_sharded, ShardingGroups};
 use helixfold::train::batches::BatchSource;
-use ranks::{read_results, role, run_ranks, spawn_ranks, values, wait_all, world_group, write_results, Role, GROUP_TIMEOUT, RANK_LIMIT};
+use ranks::{die_or_survive, kill_rank_one, read_results, role, run_ranks, values, world_group, write_results, Role};
 use sharded_trunk::{assert_close, compare_with_one_process, config, trunk_fixture, trunk_rank, FLOAT, N_RES};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use training::{flat_parameters, tiny_model, tiny_training};
 
 /// DAP=2 against one process on the same trunk, batch and dropout seed, in AlphaFold's block
@@ -101,20 +100,12 @@ fn dap_training_step_matches_one_process() {
 fn dying_rank(role: &Role) {
     let (_store, group) = world_group(role);
     let group = Arc::new(group);
-    group.barrier().unwrap();
-    if role.rank == 1 {
-        std::fs::write(role.out.join("ready"), b"").unwrap();
-        // Killed by the parent while rank 0 runs the forward pass.
-        std::thread::sleep(RANK_LIMIT);
-        return;
-    }
-    let (_vs, trunk, batch) = trunk_fixture(OuterProductMeanPosition::Origin);
-    let prev = Recycled::zeros(N_RES, &config(OuterProductMeanPosition::Origin).embeddings_and_evoformer, FLOAT);
-    let started = Instant::now();
-    let outcome = run_sharded(&ShardingGroups::dap(group), || trunk.forward(&batch, &prev, &RuntimeOptions::default()));
-    let error = format!("{:#}", outcome.err().expect("the forward pass with a dead peer fails"));
-    write_results(role, &BTreeMap::from([("seconds".to_string(), vec![started.elapsed().as_secs_f32()])]));
-    std::fs::write(role.out.join("error"), error).unwrap();
+    die_or_survive(role, &group, || {
+        let (_vs, trunk, batch) = trunk_fixture(OuterProductMeanPosition::Origin);
+        let prev = Recycled::zeros(N_RES, &config(OuterProductMeanPosition::Origin).embeddings_and_evoformer, FLOAT);
+        run_sharded(&ShardingGroups::dap(Arc::clone(&group)), || trunk.forward(&batch, &prev, &RuntimeOptions::default()))?.0?;
+        Ok(())
+    });
 }
 
 /// A DAP peer that dies while the other rank runs the forward pass (waiting for it in the
@@ -125,19 +116,6 @@ fn a_dead_dap_peer_is_an_error_within_the_timeout() {
     if let Some(role) = role() {
         return dying_rank(&role);
     }
-    let out = tempfile::tempdir().unwrap();
-    let mut children = spawn_ranks("a_dead_dap_peer_is_an_error_within_the_timeout", 2, out.path());
-    let started = Instant::now();
-    while !out.path().join("ready").exists() {
-        assert!(started.elapsed() < RANK_LIMIT, "rank 1 never got ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    children[1].kill().unwrap();
-    children[1].wait().unwrap();
-    let mut survivor = [children.remove(0)];
-    assert_eq!(wait_all(&mut survivor), [true], "rank 0 reports the failure and exits normally");
-    let seconds = read_results(out.path(), 0)["seconds"][0];
-    let error = std::fs::read_to_string(out.path().join("error")).unwrap();
-    assert!(f64::from(seconds) <= GROUP_TIMEOUT.as_secs_f64() + 5.0, "took {seconds} s: {error}");
+    let error = kill_rank_one("a_dead_dap_peer_is_an_error_within_the_timeout");
     assert!(error.contains("collective DAP"), "{error}");
 }

@@ -17,7 +17,7 @@ use helixfold::parallel::process_group::{Backend, ProcessGroup, ReduceOp};
 use helixfold::parallel::workers::Cluster;
 use helixfold::train::batches::BatchSource;
 use training::{flat_parameters, tiny_model, tiny_training};
-use ranks::{free_port, read_results, role, run_ranks, spawn_ranks, values, wait_all, world_group, write_results, Role, GROUP_TIMEOUT, RANK_LIMIT};
+use ranks::{die_or_survive, free_port, kill_rank_one, read_results, role, run_ranks, values, wait_all, world_group, write_results, Role, GROUP_TIMEOUT};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -207,22 +207,7 @@ fn data_parallel_step_equals_accumulating_both_examples() {
 
 fn dying_rank(role: &Role) {
     let (_store, group) = world_group(role);
-    let x = Tensor::ones([4], (Kind::Float, Device::Cpu));
-    // A first collective, so that both ranks are connected before one dies.
-    group.barrier().unwrap();
-    if role.rank == 1 {
-        std::fs::write(role.out.join("ready"), b"").unwrap();
-        // Killed by the parent while rank 0 waits in the next all-reduce.
-        std::thread::sleep(RANK_LIMIT);
-        return;
-    }
-    let started = Instant::now();
-    let outcome = group.all_reduce(&x, ReduceOp::Sum);
-    let error = format!("{:#}", outcome.expect_err("the all-reduce with a dead peer fails"));
-    let mut results = BTreeMap::new();
-    results.insert("seconds".to_string(), vec![started.elapsed().as_secs_f32()]);
-    write_results(role, &results);
-    std::fs::write(role.out.join("error"), error).unwrap();
+    die_or_survive(role, &group, || group.all_reduce(&Tensor::ones([4], (Kind::Float, Device::Cpu)), ReduceOp::Sum).map(drop));
 }
 
 #[test]
@@ -230,20 +215,7 @@ fn a_rank_killed_mid_collective_is_an_error_within_the_timeout() {
     if let Some(role) = role() {
         return dying_rank(&role);
     }
-    let out = tempfile::tempdir().unwrap();
-    let mut children = spawn_ranks("a_rank_killed_mid_collective_is_an_error_within_the_timeout", 2, out.path());
-    let started = Instant::now();
-    while !out.path().join("ready").exists() {
-        assert!(started.elapsed() < RANK_LIMIT, "rank 1 never got ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    children[1].kill().unwrap();
-    children[1].wait().unwrap();
-    let mut survivor = [children.remove(0)];
-    assert_eq!(wait_all(&mut survivor), [true], "rank 0 reports the failure and exits normally");
-    let seconds = read_results(out.path(), 0)["seconds"][0];
-    let error = std::fs::read_to_string(out.path().join("error")).unwrap();
-    assert!(f64::from(seconds) <= GROUP_TIMEOUT.as_secs_f64() + 5.0, "took {seconds} s: {error}");
+    let error = kill_rank_one("a_rank_killed_mid_collective_is_an_error_within_the_timeout");
     assert!(error.contains("all_reduce"), "{error}");
 }
 

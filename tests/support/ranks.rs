@@ -110,3 +110,39 @@ pub fn write_results(role: &Role, results: &BTreeMap<String, Vec<f32>>) {
 pub fn read_results(out: &Path, rank: usize) -> BTreeMap<String, Vec<f32>> {
     serde_json::from_slice(&std::fs::read(out.join(format!("rank{rank}.json"))).unwrap()).unwrap()
 }
+
+/// One rank of a dead-peer test: after a first barrier on `group` (so both ranks are connected),
+/// rank 1 tells the parent it is ready and waits to be killed, while rank 0 runs `survive`,
+/// which must fail, and records how long that took and the error, for [`kill_rank_one`].
+pub fn die_or_survive(role: &Role, group: &ProcessGroup, survive: impl FnOnce() -> anyhow::Result<()>) {
+    group.barrier().unwrap();
+    if role.rank == 1 {
+        std::fs::write(role.out.join("ready"), b"").unwrap();
+        std::thread::sleep(RANK_LIMIT);
+        return;
+    }
+    let started = Instant::now();
+    let error = format!("{:#}", survive().expect_err("the survivor's work with a dead peer fails"));
+    write_results(role, &BTreeMap::from([("seconds".to_string(), vec![started.elapsed().as_secs_f32()])]));
+    std::fs::write(role.out.join("error"), error).unwrap();
+}
+
+/// Runs `test`'s two ranks of [`die_or_survive`], kills rank 1 once it is ready, checks that
+/// rank 0 exits normally within the group's timeout (plus 5 s), and returns its error.
+pub fn kill_rank_one(test: &str) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let mut children = spawn_ranks(test, 2, out.path());
+    let started = Instant::now();
+    while !out.path().join("ready").exists() {
+        assert!(started.elapsed() < RANK_LIMIT, "rank 1 never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    children[1].kill().unwrap();
+    children[1].wait().unwrap();
+    let mut survivor = [children.remove(0)];
+    assert_eq!(wait_all(&mut survivor), [true], "rank 0 reports the failure and exits normally");
+    let seconds = read_results(out.path(), 0)["seconds"][0];
+    let error = std::fs::read_to_string(out.path().join("error")).unwrap();
+    assert!(f64::from(seconds) <= GROUP_TIMEOUT.as_secs_f64() + 5.0, "took {seconds} s: {error}");
+    error
+}
