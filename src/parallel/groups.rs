@@ -9,6 +9,7 @@
 //! share of the CPU cores) and who it is (host, process id) through the job's store, so that
 //! every rank knows the whole job ([`ParallelGroups::ranks`], `show parallel`).
 use super::layout::{Axis, Coordinates, ParallelLayout};
+use super::sharding::ShardingGroups;
 use super::process_group::{Backend, ProcessGroup, ReduceOp, Store};
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -157,6 +158,14 @@ impl ParallelGroups {
 
     pub fn world(&self) -> &Arc<ProcessGroup> {
         &self.world
+    }
+
+    /// The groups a forward pass is sharded over: the dap and bp groups whose degree is above 1.
+    pub fn sharding(&self) -> ShardingGroups {
+        ShardingGroups {
+            dap: (self.layout.dap > 1).then(|| Arc::clone(self.axis(Axis::Dap))),
+            bp: (self.layout.bp > 1).then(|| Arc::clone(self.axis(Axis::Bp))),
+        }
     }
 
     /// This rank's group along `axis`.

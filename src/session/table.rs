@@ -411,7 +411,8 @@ pub static COMMANDS: &[CommandSpec] = &[
                   from then on runs every command on every rank. Each rank gets its own CUDA device, or an equal share of the CPU cores.\n\
                   Workers start with an empty session: set the layout first, then load the model and data. `train` averages gradients over\n\
                   the dp group, shards the Evoformer, extra-MSA and template stacks over the dap group and splits each block's branches over\n\
-                  the bp group (overlapping with `model ... outer_product_mean=end`; recompute is not combined with DAP or BP yet). Errors from any rank are reported; a worker that dies (no heartbeat\n\
+                  the bp group (overlapping with `model ... outer_product_mean=end`; recompute is not combined with DAP or BP yet); `infer` shards its\n\
+                  pass the same way (and then runs to its end: the ranks cannot stop between iterations alone). Errors from any rank are reported; a worker that dies (no heartbeat\n\
                   for timeout= seconds) is reported and the session returns to one process; `parallel off` stops the workers.",
         args: &[
             ArgSpec { name: "mode", kind: ArgKind::Choice(&["off"]), positional: true, required: false, help: "off: stop the workers, back to one process" },

@@ -17,11 +17,10 @@ use helixfold::model::primitives::lock_generator;
 use helixfold::model::trunk::{EmbeddingsAndEvoformer, TrunkBatch};
 use helixfold::parallel::autograd::CommTape;
 use helixfold::parallel::groups::{ParallelGroups, Placement, RankInfo};
-use helixfold::parallel::layout::{Axis, ParallelLayout};
+use helixfold::parallel::layout::ParallelLayout;
 use helixfold::parallel::process_group::{ReduceOp, Store};
 use helixfold::parallel::sharding::{run_sharded, ShardingGroups};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use tch::{nn, Device, Kind, Tensor};
 
 pub const FLOAT: (Kind, Device) = (Kind::Float, Device::Cpu);
@@ -113,10 +112,7 @@ pub fn join_layout(role: &Role, layout: ParallelLayout) -> (Store, ParallelGroup
     let store = Store::connect("127.0.0.1", role.port, role.world, role.rank == 0, GROUP_TIMEOUT).unwrap();
     let me = RankInfo::here(role.rank, Placement::Cpu { threads: 1 });
     let groups = ParallelGroups::join(&store, layout, me, "127.0.0.1", GROUP_TIMEOUT).unwrap();
-    let sharding = ShardingGroups {
-        dap: (layout.dap > 1).then(|| Arc::clone(groups.axis(Axis::Dap))),
-        bp: (layout.bp > 1).then(|| Arc::clone(groups.axis(Axis::Bp))),
-    };
+    let sharding = groups.sharding();
     (store, groups, sharding)
 }
 

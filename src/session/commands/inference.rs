@@ -6,6 +6,8 @@
 use crate::data::protein::Protein;
 use crate::model::alphafold::NamedOutputs;
 use crate::model::capture::{with_capture, CaptureRequest};
+use crate::parallel::groups::ParallelGroups;
+use crate::parallel::sharding::run_sharded;
 use crate::predict::{batch_tensors, confidence_summary, predicted_pae, predicted_protein};
 use crate::session::args::Args;
 use crate::session::context::Context;
@@ -91,6 +93,9 @@ pub fn run_inference(
         );
     }
 
+    // Under DAP or BP the ranks shard the pass; they cannot stop between iterations on their own
+    // (the others would wait in the next collective), so a sharded inference runs to its end.
+    let sharding = session.parallel_groups().map(ParallelGroups::sharding).filter(|g| g.dap.is_some() || g.bp.is_some());
     let interrupt = session.interrupt_flag();
     let total = (num_recycle + 1) as u64;
     let mut iteration_seconds = Vec::new();
@@ -103,20 +108,21 @@ pub fn run_inference(
                 last = Instant::now();
                 iteration_seconds.push(seconds);
                 context.progress("infer", r as u64 + 1, total, format!("iteration {} of {total}: {seconds:.2} s", r + 1));
-                if r < num_recycle && interrupt.load(Ordering::SeqCst) {
+                if r < num_recycle && sharding.is_none() && interrupt.load(Ordering::SeqCst) {
                     resume_unwind(Box::new(Interrupted { iterations_done: r + 1 }));
                 }
             })
         })
     };
     let mut captured = None;
-    let run = catch_unwind(AssertUnwindSafe(|| match &capture {
-        Some(request) => {
+    let run = catch_unwind(AssertUnwindSafe(|| match (&capture, &sharding) {
+        (Some(request), _) => {
             let (outputs, recorded) = with_capture(request, forward);
             captured = Some(SessionCapture { request: *request, captured: recorded, basis });
             outputs
         }
-        None => forward(),
+        (None, Some(groups)) => run_sharded(groups, forward).and_then(|(outputs, _)| outputs),
+        (None, None) => forward(),
     }));
     let outputs = match run {
         Ok(outputs) => outputs.context("running the model")?,

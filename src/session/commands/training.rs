@@ -262,12 +262,8 @@ pub fn attach_parallel(run: &mut TrainingRun, groups: Option<&ParallelGroups>) -
     run.trainer.set_data_parallel(None)?;
     run.trainer.set_sharding(ShardingGroups::default())?;
     let Some(groups) = groups else { return Ok(()) };
-    let layout = groups.layout();
     run.trainer.set_data_parallel(Some(DataParallel::new(Arc::clone(groups.axis(Axis::Dp)))))?;
-    run.trainer.set_sharding(ShardingGroups {
-        dap: (layout.dap > 1).then(|| Arc::clone(groups.axis(Axis::Dap))),
-        bp: (layout.bp > 1).then(|| Arc::clone(groups.axis(Axis::Bp))),
-    })?;
+    run.trainer.set_sharding(groups.sharding())?;
     run.job = Some(groups.job());
     Ok(())
 }
