@@ -43,12 +43,5 @@ fn jupyter_console_runs_commands_and_ctrl_c_interrupts_training() {
     assert!((1..1000).contains(&steps), "{steps} steps; screen:\n{screen}");
     terminal.wait_for("In [4]: ");
 
-    terminal.keys(&["show training", "Enter"]);
-    let screen = terminal.wait_for("steps this session");
-    let row = screen.lines().find(|l| l.starts_with("steps ")).unwrap_or_else(|| panic!("{screen}"));
-    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["steps", steps.to_string().as_str()], "{screen}");
-    terminal.keys(&["echo alive", "Enter"]);
-    terminal.wait_for("\nalive\n");
-    terminal.keys(&["C-d"]);
-    terminal.wait_for("EXIT=0");
+    terminal.check_training_kept_and_exit(steps);
 }

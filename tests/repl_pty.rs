@@ -91,12 +91,5 @@ fn ctrl_c_stops_training_early_and_the_session_stays_usable() {
     let (steps, screen) = terminal.wait_for_interrupted_training();
     assert!((3..1000).contains(&steps), "{steps} steps; screen:\n{screen}");
 
-    terminal.keys(&["show training", "Enter"]);
-    let screen = terminal.wait_for("steps this session");
-    let row = screen.lines().find(|l| l.starts_with("steps ")).unwrap_or_else(|| panic!("{screen}"));
-    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["steps", steps.to_string().as_str()], "{screen}");
-    terminal.keys(&["echo alive", "Enter"]);
-    terminal.wait_for("\nalive\n");
-    terminal.keys(&["C-d"]);
-    terminal.wait_for("EXIT=0");
+    terminal.check_training_kept_and_exit(steps);
 }

@@ -74,6 +74,19 @@ impl Terminal {
         (steps, screen)
     }
 
+    /// After an interrupted `train` of `steps` steps: `show training` reports those steps, the
+    /// session still answers `echo`, and Ctrl-D ends the program with status 0.
+    pub fn check_training_kept_and_exit(&self, steps: u64) {
+        self.keys(&["show training", "Enter"]);
+        let screen = self.wait_for("steps this session");
+        let row = screen.lines().find(|l| l.starts_with("steps ")).unwrap_or_else(|| panic!("{screen}"));
+        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["steps", steps.to_string().as_str()], "{screen}");
+        self.keys(&["echo alive", "Enter"]);
+        self.wait_for("\nalive\n");
+        self.keys(&["C-d"]);
+        self.wait_for("EXIT=0");
+    }
+
     pub fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
