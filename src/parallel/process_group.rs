@@ -241,14 +241,19 @@ impl ProcessGroup {
         Ok(())
     }
 
-    /// Starts an all-reduce of `tensor` (any shape): every rank gets the reduction over ranks.
-    pub fn all_reduce_async(&self, tensor: &Tensor, op: ReduceOp) -> Result<PendingWork> {
-        self.check_device(tensor)?;
-        let mut work = self.start(|g, out| c10d_call!(hf_c10d_all_reduce(g, tensor.as_ptr(), op.code(), out)))?;
+    /// `work` divided by the group's size when it finishes if `op` is the average.
+    fn averaging(&self, mut work: PendingWork, op: ReduceOp) -> PendingWork {
         if op == ReduceOp::Average {
             work.divisor = Some(self.size as f64);
         }
-        Ok(work)
+        work
+    }
+
+    /// Starts an all-reduce of `tensor` (any shape): every rank gets the reduction over ranks.
+    pub fn all_reduce_async(&self, tensor: &Tensor, op: ReduceOp) -> Result<PendingWork> {
+        self.check_device(tensor)?;
+        let work = self.start(|g, out| c10d_call!(hf_c10d_all_reduce(g, tensor.as_ptr(), op.code(), out)))?;
+        Ok(self.averaging(work, op))
     }
 
     pub fn all_reduce(&self, tensor: &Tensor, op: ReduceOp) -> Result<Tensor> {
@@ -271,11 +276,8 @@ impl ProcessGroup {
     pub fn reduce_scatter_async(&self, tensor: &Tensor, op: ReduceOp) -> Result<PendingWork> {
         self.check_device(tensor)?;
         self.check_divisible(tensor, "reduce_scatter")?;
-        let mut work = self.start(|g, out| c10d_call!(hf_c10d_reduce_scatter(g, tensor.as_ptr(), op.code(), out)))?;
-        if op == ReduceOp::Average {
-            work.divisor = Some(self.size as f64);
-        }
-        Ok(work)
+        let work = self.start(|g, out| c10d_call!(hf_c10d_reduce_scatter(g, tensor.as_ptr(), op.code(), out)))?;
+        Ok(self.averaging(work, op))
     }
 
     pub fn reduce_scatter(&self, tensor: &Tensor, op: ReduceOp) -> Result<Tensor> {

@@ -27,6 +27,11 @@ pub struct ShardingGroups {
 }
 
 impl ShardingGroups {
+    /// Whether a pass runs split over any group.
+    pub fn is_sharded(&self) -> bool {
+        self.dap.is_some() || self.bp.is_some()
+    }
+
     /// Groups for DAP alone.
     pub fn dap(group: Arc<ProcessGroup>) -> Self {
         Self { dap: Some(group), bp: None }

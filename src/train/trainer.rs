@@ -361,7 +361,7 @@ impl Trainer {
         runtime: &RuntimeOptions,
     ) -> Result<(f64, BTreeMap<String, f64>, (f64, f64), Tensor)> {
         let forward = || forward_training(&self.model, batch, num_recycle, runtime);
-        let (forward, comm_tape) = if self.sharding.dap.is_some() || self.sharding.bp.is_some() {
+        let (forward, comm_tape) = if self.sharding.is_sharded() {
             run_sharded(&self.sharding, forward).context("sharded training forward pass")?
         } else {
             (forward(), CommTape::new())

@@ -7,7 +7,7 @@ use crate::data::protein::Protein;
 use crate::model::alphafold::NamedOutputs;
 use crate::model::capture::{with_capture, CaptureRequest};
 use crate::parallel::groups::ParallelGroups;
-use crate::parallel::sharding::run_sharded;
+use crate::parallel::sharding::{run_sharded, ShardingGroups};
 use crate::predict::{batch_tensors, confidence_summary, predicted_pae, predicted_protein};
 use crate::session::args::Args;
 use crate::session::context::Context;
@@ -95,7 +95,7 @@ pub fn run_inference(
 
     // Under DAP or BP the ranks shard the pass; they cannot stop between iterations on their own
     // (the others would wait in the next collective), so a sharded inference runs to its end.
-    let sharding = session.parallel_groups().map(ParallelGroups::sharding).filter(|g| g.dap.is_some() || g.bp.is_some());
+    let sharding = session.parallel_groups().map(ParallelGroups::sharding).filter(ShardingGroups::is_sharded);
     let interrupt = session.interrupt_flag();
     let total = (num_recycle + 1) as u64;
     let mut iteration_seconds = Vec::new();
