@@ -6,9 +6,10 @@
 //! with BERT masking and deletions, and templates that are rotated, noised copies of one
 //! chain-like random walk. Timing does not depend on the values, but masks and gaps are kept
 //! realistic so that no path is skipped.
-use crate::model::primitives::lock_generator;
 use crate::geometry::atom_maps::{make_atom14_masks, pseudo_beta, pseudo_beta_mask};
 use anyhow::{bail, Result};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use tch::{Device, Kind, Tensor};
 
@@ -39,13 +40,49 @@ impl BatchShape {
 const FLOAT: (Kind, Device) = (Kind::Float, Device::Cpu);
 const INT: (Kind, Device) = (Kind::Int64, Device::Cpu);
 
+/// Random tensors from a stream of this batch's own (libtorch's generator is shared by the whole
+/// process, so another thread's draws could change a batch drawn from it).
+struct Draws(StdRng);
+
+impl Draws {
+    /// Uniform on `[0, 1)`.
+    fn uniform(&mut self, shape: &[i64]) -> Tensor {
+        let count = shape.iter().product::<i64>() as usize;
+        let values: Vec<f32> = (0..count).map(|_| self.0.gen::<f32>()).collect();
+        Tensor::from_slice(&values).reshape(shape)
+    }
+
+    /// Integers uniform on `low..high`.
+    fn integers(&mut self, low: i64, high: i64, shape: &[i64]) -> Tensor {
+        let count = shape.iter().product::<i64>() as usize;
+        let values: Vec<i64> = (0..count).map(|_| self.0.gen_range(low..high)).collect();
+        Tensor::from_slice(&values).reshape(shape)
+    }
+
+    /// Standard normal (Box-Muller).
+    fn normal(&mut self, shape: &[i64]) -> Tensor {
+        let count = shape.iter().product::<i64>() as usize;
+        let values: Vec<f32> = (0..count)
+            .map(|_| {
+                let (u, v) = (1.0 - self.0.gen::<f64>(), self.0.gen::<f64>());
+                ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
+            })
+            .collect();
+        Tensor::from_slice(&values).reshape(shape)
+    }
+
+    /// `[rows, n]` booleans, each true with probability `p`.
+    fn chance(&mut self, rows: i64, n: i64, p: f64) -> Tensor {
+        self.uniform(&[rows, n]).lt(p)
+    }
+}
+
 /// A processed batch of `shape`, on the CPU, reproducible from `seed`.
 pub fn synthetic_batch(shape: BatchShape, seed: u64) -> Result<BTreeMap<String, Tensor>> {
     shape.validate()?;
-    let _generator = lock_generator();
-    tch::manual_seed(seed as i64);
+    let mut draws = Draws(StdRng::seed_from_u64(seed));
     let n = shape.length;
-    let aatype = Tensor::randint(20, [n], INT);
+    let aatype = draws.integers(0, 20, &[n]);
     let mut fixed: Vec<(&str, Tensor)> = vec![
         ("target_feat", Tensor::cat(&[Tensor::zeros([n, 1], FLOAT), aatype.one_hot(21).to_kind(Kind::Float)], -1)),
         ("residue_index", Tensor::arange(n, INT)),
@@ -53,7 +90,7 @@ pub fn synthetic_batch(shape: BatchShape, seed: u64) -> Result<BTreeMap<String, 
         ("seq_mask", Tensor::ones([n], FLOAT)),
     ];
     if shape.templates > 0 {
-        fixed.extend(template_features(&aatype, shape.templates));
+        fixed.extend(template_features(&mut draws, &aatype, shape.templates));
     }
     fixed.push(("aatype", aatype.shallow_clone()));
 
@@ -66,7 +103,7 @@ pub fn synthetic_batch(shape: BatchShape, seed: u64) -> Result<BTreeMap<String, 
             (name.to_string(), t.unsqueeze(0).expand(sizes.as_slice(), false).contiguous())
         })
         .collect();
-    let per_copy: Vec<Vec<(&str, Tensor)>> = (0..copies).map(|_| msa_features(&aatype, shape.msa, shape.extra_msa)).collect();
+    let per_copy: Vec<Vec<(&str, Tensor)>> = (0..copies).map(|_| msa_features(&mut draws, &aatype, shape.msa, shape.extra_msa)).collect();
     for index in 0..per_copy[0].len() {
         let name = per_copy[0][index].0;
         let stacked: Vec<&Tensor> = per_copy.iter().map(|features| &features[index].1).collect();
@@ -77,22 +114,21 @@ pub fn synthetic_batch(shape: BatchShape, seed: u64) -> Result<BTreeMap<String, 
 
 /// One copy's MSA features: `msa_feat` `[S, N, 49]` (masked MSA one-hot 23, has-deletion,
 /// deletion value, cluster profile 23, deletion mean), masks, BERT targets and the extra MSA.
-fn msa_features(aatype: &Tensor, rows: i64, extra_rows: i64) -> Vec<(&'static str, Tensor)> {
+fn msa_features(draws: &mut Draws, aatype: &Tensor, rows: i64, extra_rows: i64) -> Vec<(&'static str, Tensor)> {
     let n = aatype.size()[0];
-    let chance = |rows: i64, p: f64| Tensor::rand([rows, n], FLOAT).lt(p);
     let first_row_kept = |mask: Tensor| {
         let _ = mask.get(0).fill_(0);
         mask
     };
     let query = aatype.unsqueeze(0).expand([rows, n], false);
-    let mutated = query.where_self(&first_row_kept(chance(rows, 0.75)).logical_not(), &Tensor::randint(20, [rows, n], INT));
-    let msa = Tensor::full([rows, n], 21, INT).where_self(&first_row_kept(chance(rows, 0.1)), &mutated);
-    let bert_mask = chance(rows, 0.15);
+    let mutated = query.where_self(&first_row_kept(draws.chance(rows, n, 0.75)).logical_not(), &draws.integers(0, 20, &[rows, n]));
+    let msa = Tensor::full([rows, n], 21, INT).where_self(&first_row_kept(draws.chance(rows, n, 0.1)), &mutated);
+    let bert_mask = draws.chance(rows, n, 0.15);
     let masked = Tensor::full([rows, n], 22, INT).where_self(&bert_mask, &msa);
-    let deletions = Tensor::randint_low(1, 6, [rows, n], INT) * chance(rows, 0.1);
+    let deletions = draws.integers(1, 6, &[rows, n]) * draws.chance(rows, n, 0.1);
     let deletion_value = (deletions.to_kind(Kind::Float) / 3.0).arctan() * (2.0 / std::f64::consts::PI);
-    let profile = Tensor::rand([rows, n, 23], FLOAT).softmax(-1, Kind::Float);
-    let deletion_mean = (Tensor::rand([rows, n], FLOAT) * (2.0 / 3.0)).arctan() * (2.0 / std::f64::consts::PI);
+    let profile = draws.uniform(&[rows, n, 23]).softmax(-1, Kind::Float);
+    let deletion_mean = (draws.uniform(&[rows, n]) * (2.0 / 3.0)).arctan() * (2.0 / std::f64::consts::PI);
     let msa_feat = Tensor::cat(
         &[
             masked.one_hot(23).to_kind(Kind::Float),
@@ -104,8 +140,8 @@ fn msa_features(aatype: &Tensor, rows: i64, extra_rows: i64) -> Vec<(&'static st
         -1,
     );
     let extra_query = aatype.unsqueeze(0).expand([extra_rows, n], false);
-    let extra_msa = extra_query.where_self(&chance(extra_rows, 0.3).logical_not(), &Tensor::randint(22, [extra_rows, n], INT));
-    let extra_deletions = Tensor::randint_low(1, 6, [extra_rows, n], INT) * chance(extra_rows, 0.1);
+    let extra_msa = extra_query.where_self(&draws.chance(extra_rows, n, 0.3).logical_not(), &draws.integers(0, 22, &[extra_rows, n]));
+    let extra_deletions = draws.integers(1, 6, &[extra_rows, n]) * draws.chance(extra_rows, n, 0.1);
     vec![
         ("msa_feat", msa_feat),
         ("msa_mask", Tensor::ones([rows, n], FLOAT)),
@@ -115,23 +151,23 @@ fn msa_features(aatype: &Tensor, rows: i64, extra_rows: i64) -> Vec<(&'static st
         ("extra_msa", extra_msa),
         ("extra_has_deletion", extra_deletions.gt(0).to_kind(Kind::Float)),
         ("extra_deletion_value", (extra_deletions.to_kind(Kind::Float) / 3.0).arctan() * (2.0 / std::f64::consts::PI)),
-        ("extra_msa_mask", chance(extra_rows, 0.95).to_kind(Kind::Float)),
+        ("extra_msa_mask", draws.chance(extra_rows, n, 0.95).to_kind(Kind::Float)),
         ("extra_msa_row_mask", Tensor::ones([extra_rows], FLOAT)),
     ]
 }
 
 /// `count` templates: rotated copies of one random-walk chain (3.8 Å steps between Cα, atoms
 /// scattered around them), each noised more than the last; odd ones miss their last 3 residues.
-fn template_features(aatype: &Tensor, count: i64) -> Vec<(&'static str, Tensor)> {
+fn template_features(draws: &mut Draws, aatype: &Tensor, count: i64) -> Vec<(&'static str, Tensor)> {
     let n = aatype.size()[0];
-    let steps = Tensor::randn([n, 3], FLOAT);
+    let steps = draws.normal(&[n, 3]);
     let trace = (&steps / steps.norm_scalaropt_dim(2, [-1], true) * 3.8).cumsum(0, Kind::Float);
-    let atoms = trace.unsqueeze(1) + Tensor::randn([n, 37, 3], FLOAT);
+    let atoms = trace.unsqueeze(1) + draws.normal(&[n, 37, 3]);
     let exists = make_atom14_masks(aatype).atom37_atom_exists;
     let (mut aatypes, mut positions, mut masks) = (Vec::new(), Vec::new(), Vec::new());
     for t in 0..count {
-        let (rotation, _) = Tensor::linalg_qr(&Tensor::randn([3, 3], FLOAT), "reduced");
-        let moved = atoms.matmul(&rotation.tr()) + Tensor::randn([n, 37, 3], FLOAT) * (0.3 * (t + 1) as f64);
+        let (rotation, _) = Tensor::linalg_qr(&draws.normal(&[3, 3]), "reduced");
+        let moved = atoms.matmul(&rotation.tr()) + draws.normal(&[n, 37, 3]) * (0.3 * (t + 1) as f64);
         let residue_kept = Tensor::ones([n], FLOAT);
         let template_aatype = aatype.copy();
         if t % 2 == 1 && n > 3 {
