@@ -536,28 +536,6 @@ mod tests {
         assert!(!origin_pair.allclose(&new_pair, 1e-4, 1e-4, false), "the two orders should differ");
     }
 
-    /// Each part of a block draws its dropout masks from its own seed, so the MSA branch gets the
-    /// same masks whichever order the block runs its parts in (and on whichever rank).
-    #[test]
-    fn dropout_masks_do_not_depend_on_the_order_of_the_parts() {
-        let _generator = crate::model::primitives::lock_generator();
-        let vs = nn::VarStore::new(Device::Cpu);
-        tch::manual_seed(6);
-        let (cfg, mut block) = randomised_block(&vs);
-        let (msa, pair, msa_mask, pair_mask) = inputs(&cfg, 4, 6);
-        let training = RuntimeOptions { training: true, ..RuntimeOptions::default() };
-        let run = |block: &EvoformerIteration, opts: &RuntimeOptions| {
-            tch::manual_seed(11);
-            block.forward(&msa, &pair, &msa_mask, &pair_mask, opts)
-        };
-        let (origin_msa, _) = run(&block, &training);
-        block.config.outer_product_mean.position = OuterProductMeanPosition::End;
-        let (end_msa, _) = run(&block, &training);
-        assert!(origin_msa.equal(&end_msa));
-        let (eval_msa, _) = run(&block, &RuntimeOptions::default());
-        assert!(!eval_msa.equal(&end_msa), "dropout should be active in training");
-    }
-
     /// Dynamic axial parallelism: each row-/column-wise module, given a shard of its
     /// independent axis (and the bias from the whole pair), yields that shard of the full result.
     #[test]
