@@ -183,14 +183,15 @@ fn general_commands_run_in_batch() {
 #[test]
 fn runtime_settings_and_sleep_run_in_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let run = run_script(dir.path(), "precision bf16\nruntime chunk_size=4 fused_attention=true\nsleep 0.05\nshow config\n");
+    let run = run_script(dir.path(), "precision bf16\nruntime chunk_size=4 fused_attention=true recompute=true\nsleep 0.05\nshow config\n");
     succeeded(&run);
     assert!(run.stdout.contains("precision: bf16"), "{}", run.stdout);
     assert_eq!(table_value(&run.stdout, "chunk_size"), "4");
     assert_eq!(table_value(&run.stdout, "fused_attention"), "true");
+    assert_eq!(table_value(&run.stdout, "recompute"), "true");
     for (command, cause) in [
         ("precision fp16", "expected one of fp32, bf16"),
-        ("runtime chunk=4", "unknown key 'chunk'; valid keys: chunk_size, fused_attention"),
+        ("runtime chunk=4", "unknown key 'chunk'; valid keys: chunk_size, fused_attention, recompute"),
         ("sleep -1", "expected number 0..=86400"),
     ] {
         failed_at(&run_script(dir.path(), &format!("{command}\necho NEVER\n")), 1, command, cause);

@@ -23,7 +23,7 @@ fn bp_trunk_matches_one_process() {
         return trunk_rank(&role, layout);
     }
     for position in [OuterProductMeanPosition::End, OuterProductMeanPosition::Origin] {
-        compare_with_one_process("bp_trunk_matches_one_process", 2, position);
+        compare_with_one_process("bp_trunk_matches_one_process", 2, position, false);
     }
 }
 
@@ -33,5 +33,16 @@ fn bp_and_dap_trunk_matches_one_process() {
     if let Some(role) = role() {
         return trunk_rank(&role, layout);
     }
-    compare_with_one_process("bp_and_dap_trunk_matches_one_process", 4, OuterProductMeanPosition::End);
+    compare_with_one_process("bp_and_dap_trunk_matches_one_process", 4, OuterProductMeanPosition::End, false);
+}
+
+/// BP=2 × DAP=2 with the ranks recomputing their stacks in the backward pass (each block's
+/// collectives and dropout replayed) against one process that keeps its activations.
+#[test]
+fn bp_and_dap_trunk_with_recomputation_matches_one_process() {
+    let layout = ParallelLayout::new(1, 2, 2).unwrap();
+    if let Some(role) = role() {
+        return trunk_rank(&role, layout);
+    }
+    compare_with_one_process("bp_and_dap_trunk_with_recomputation_matches_one_process", 4, OuterProductMeanPosition::End, true);
 }

@@ -18,11 +18,11 @@ use helixfold::model::embedders::Recycled;
 use helixfold::parallel::layout::ParallelLayout;
 use helixfold::parallel::sharding::{run_sharded, ShardingGroups};
 use helixfold::train::batches::BatchSource;
-use ranks::{die_or_survive, kill_rank_one, read_results, role, run_ranks, values, world_group, write_results, Role};
+use ranks::{die_or_survive, kill_rank_one, read_results, role, run_ranks_prepared, values, world_group, write_results, Role};
 use sharded_trunk::{assert_close, compare_with_one_process, config, trunk_fixture, trunk_rank, FLOAT, N_RES};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use training::{flat_parameters, tiny_model, tiny_training};
+use training::{flat_parameters, tiny_model, tiny_training, tiny_training_with};
 
 /// DAP=2 against one process on the same trunk, batch and dropout seed, in AlphaFold's block
 /// order (tolerances at [`compare_with_one_process`]).
@@ -31,7 +31,7 @@ fn dap_trunk_matches_one_process() {
     if let Some(role) = role() {
         return trunk_rank(&role, dap_layout());
     }
-    compare_with_one_process("dap_trunk_matches_one_process", 2, OuterProductMeanPosition::Origin);
+    compare_with_one_process("dap_trunk_matches_one_process", 2, OuterProductMeanPosition::Origin, false);
 }
 
 /// The same with the outer product mean first in every block (AlphaFold-Multimer's order).
@@ -40,7 +40,7 @@ fn dap_trunk_with_outer_product_first_matches_one_process() {
     if let Some(role) = role() {
         return trunk_rank(&role, dap_layout());
     }
-    compare_with_one_process("dap_trunk_with_outer_product_first_matches_one_process", 2, OuterProductMeanPosition::First);
+    compare_with_one_process("dap_trunk_with_outer_product_first_matches_one_process", 2, OuterProductMeanPosition::First, false);
 }
 
 fn dap_layout() -> ParallelLayout {
@@ -57,9 +57,12 @@ fn step_model() -> ModelConfig {
     model
 }
 
+/// Trains one step with DAP over the world, with recomputation as the parent wrote.
 fn step_rank(role: &Role) {
+    let recompute = std::fs::read_to_string(role.out.join("recompute")).unwrap() == "true";
     let (_store, group) = world_group(role);
-    let (mut trainer, mut source) = tiny_training(&step_model(), STEP_SEED).expect("the parent checked the shared data");
+    let (mut trainer, mut source) = tiny_training_with(&step_model(), STEP_SEED, |config| config.runtime.recompute = recompute)
+        .expect("the parent checked the shared data");
     trainer.set_sharding(ShardingGroups::dap(Arc::new(group))).unwrap();
     let report = trainer.step(&source.batch(0).unwrap()).unwrap();
     let mut results = BTreeMap::new();
@@ -70,7 +73,8 @@ fn step_rank(role: &Role) {
 }
 
 /// One Trainer step with DAP=2 (1psm cropped to 31 residues, dropout on, one recycle drawn as
-/// the single process draws it) against one process: loss and gradient norm to 1e-5 relative;
+/// the single process draws it) against one process, without and with recomputation on the
+/// ranks (the one process keeps its activations): loss and gradient norm to 1e-5 relative;
 /// parameters to 2e-6 absolute. Adam's first step moves a parameter by `lr·g/(|g| + ε)`, whose
 /// slope in `g` is at most `lr/ε` = 1e-3/1e-6, so rounding differences of the clipped gradient
 /// (norm 0.1) of order 1e-10 move parameters by up to 1e-7, as measured (1.5e-7).
@@ -85,15 +89,20 @@ fn dap_training_step_matches_one_process() {
     let report = single.step(&source.batch(0).unwrap()).unwrap();
     let expected = values(&flat_parameters(&single));
     assert_ne!(before, expected, "the step changes the parameters");
-    let out = run_ranks("dap_training_step_matches_one_process", 2);
-    for rank in 0..2 {
-        let got = read_results(out.path(), rank);
-        assert_close(&format!("rank {rank} loss"), &got["loss"], &[report.loss as f32], 1e-5);
-        assert_close(&format!("rank {rank} grad_norm"), &got["grad_norm"], &[report.grad_norm as f32], 1e-5);
-        let have = &got["parameters"];
-        assert_eq!(have.len(), expected.len());
-        let worst = have.iter().zip(&expected).map(|(h, w)| (h - w).abs()).fold(0f32, f32::max);
-        assert!(worst <= 2e-6, "rank {rank}: parameters differ by up to {worst}");
+    for recompute in [false, true] {
+        let out = run_ranks_prepared("dap_training_step_matches_one_process", 2, |out| {
+            std::fs::write(out.join("recompute"), recompute.to_string()).unwrap()
+        });
+        for rank in 0..2 {
+            let got = read_results(out.path(), rank);
+            let label = format!("recompute={recompute} rank {rank}");
+            assert_close(&format!("{label} loss"), &got["loss"], &[report.loss as f32], 1e-5);
+            assert_close(&format!("{label} grad_norm"), &got["grad_norm"], &[report.grad_norm as f32], 1e-5);
+            let have = &got["parameters"];
+            assert_eq!(have.len(), expected.len());
+            let worst = have.iter().zip(&expected).map(|(h, w)| (h - w).abs()).fold(0f32, f32::max);
+            assert!(worst <= 2e-6, "{label}: parameters differ by up to {worst}");
+        }
     }
 }
 

@@ -180,6 +180,34 @@ fn train_cli_writes_metrics_and_checkpoints_and_resumes() {
     }
 }
 
+/// `--recompute --chunk-size 4` reach the trainer (the checkpoint records them) and, as memory
+/// techniques, leave the run's losses as they are without them, to float rounding (1e-5
+/// relative: chunked sums reorder additions).
+#[test]
+fn train_cli_memory_techniques_keep_the_losses() {
+    let Some((cif, a3m)) = psm_files() else { return };
+    let common = [
+        "train", "--preset", "tiny", "--structure", cif.to_str().unwrap(), "--msa", a3m.to_str().unwrap(),
+        "--crop", "0", "--max-msa-clusters", "8", "--max-extra-msa", "16", "--threads", "1", "--steps", "2",
+    ];
+    let losses = |extra: &[&str]| -> (Vec<f64>, Trainer) {
+        let out = tempfile::tempdir().unwrap();
+        let run = helixfold(&[&common[..], extra, &["--out", out.path().to_str().unwrap()]].concat());
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let metrics = read_metrics(&out.path().join("metrics.jsonl")).unwrap();
+        let trainer = Trainer::from_checkpoint(&out.path().join("checkpoint.safetensors"), Device::Cpu).unwrap();
+        (metrics.iter().map(|m| m["loss"].as_f64().unwrap()).collect(), trainer)
+    };
+    let (plain, plain_trainer) = losses(&[]);
+    let (techniques, trainer) = losses(&["--recompute", "--chunk-size", "4"]);
+    assert!(!plain_trainer.config().runtime.recompute);
+    assert!(trainer.config().runtime.recompute && trainer.config().runtime.chunk_size == Some(4));
+    assert_eq!(plain.len(), 2);
+    for (a, b) in plain.iter().zip(&techniques) {
+        assert!((a - b).abs() <= 1e-5 * a.abs(), "{plain:?} vs {techniques:?}");
+    }
+}
+
 #[test]
 fn train_cli_names_bad_arguments() {
     let out = tempfile::tempdir().unwrap();

@@ -7,7 +7,8 @@ use crate::bench::synthetic::BatchShape;
 use crate::bench::bench_inference;
 use crate::bench::train::{time_training, TrainBench};
 use crate::device::parse_device;
-use crate::model::config::{Precision, RuntimeOptions};
+use super::runtime_args::TechniqueArgs;
+use crate::model::config::RuntimeOptions;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Write;
@@ -33,37 +34,19 @@ pub enum BenchCommand {
     Plot(PlotArgs),
 }
 
-/// Chunking, precision and the memory techniques, shared by the benchmarks.
+/// The device and the techniques a benchmark runs with.
 #[derive(Debug, Args)]
 pub struct RuntimeArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    #[arg(long, value_enum, default_value = "fp32")]
-    pub precision: PrecisionArg,
-    /// Chunk attention, transitions and outer product mean into this many rows.
-    #[arg(long)]
-    pub chunk_size: Option<i64>,
-    /// Use libtorch's fused scaled_dot_product_attention.
-    #[arg(long)]
-    pub fused_attention: bool,
-    /// Recompute the trunk's blocks during backward instead of keeping their activations.
-    #[arg(long)]
-    pub recompute: bool,
+    #[command(flatten)]
+    pub techniques: TechniqueArgs,
 }
 
 impl RuntimeArgs {
     fn runtime(&self) -> RuntimeOptions {
-        RuntimeOptions {
-            chunk_size: self.chunk_size,
-            precision: match self.precision {
-                PrecisionArg::Fp32 => Precision::Fp32,
-                PrecisionArg::Bf16 => Precision::Bf16,
-            },
-            fused_attention: self.fused_attention,
-            recompute: self.recompute,
-            ..RuntimeOptions::default()
-        }
+        self.techniques.runtime()
     }
 }
 
@@ -130,12 +113,6 @@ pub struct PlotArgs {
     /// Residues of the synthetic PAE and distogram.
     #[arg(long, default_value_t = 1000)]
     pub length: usize,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum PrecisionArg {
-    Fp32,
-    Bf16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -13,6 +13,7 @@ pub mod kernel;
 pub mod predict;
 pub mod repl;
 pub mod run;
+pub mod runtime_args;
 pub mod score;
 pub mod train;
 pub mod worker;

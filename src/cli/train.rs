@@ -1,6 +1,7 @@
 //! `helixfold train --preset P (--dataset DIR | --structure FILE [--msa FILE]...) (--steps N |
 //! --minutes M) --out DIR [...]`: a training run; the work is [`crate::train::job::TrainJob`].
 //! Ctrl-C stops it between two steps and still writes the checkpoint.
+use super::runtime_args::TechniqueArgs;
 use crate::device::parse_device;
 use crate::train::job::{TrainJob, TrainOverrides, TrainingData};
 use anyhow::{bail, Context, Result};
@@ -66,6 +67,8 @@ pub struct TrainArgs {
     /// libtorch's intra-op CPU threads (default: libtorch's choice, one per core).
     #[arg(long)]
     pub threads: Option<i32>,
+    #[command(flatten)]
+    pub techniques: TechniqueArgs,
     /// Output folder (metrics.jsonl, checkpoint.safetensors, average.safetensors).
     #[arg(long)]
     pub out: PathBuf,
@@ -124,6 +127,7 @@ impl TrainArgs {
                 ..TrainOverrides::default()
             },
             device: parse_device(&self.device).context("--device")?,
+            runtime: self.techniques.runtime(),
             out_dir: self.out.clone(),
         })
     }

@@ -27,7 +27,6 @@
 use super::config::{DropoutConfig, GlobalConfig, Orientation, RuntimeOptions, TriangleDirection};
 use super::evoformer::{compose_block, BlockParts, EvoformerIteration, PairStackModules};
 use super::primitives::dropped_out_part;
-use super::recompute::grad_enabled;
 use super::triangle_attention::TriangleAttention;
 use super::triangle_multiplication::TriangleMultiplication;
 use crate::parallel::process_group::ProcessGroup;
@@ -136,13 +135,8 @@ impl AxialShards {
     }
 
     /// The geometry for a stack about to run, when a DAP group is active on this thread.
-    /// Recomputation is not supported under DAP (the trunk refuses it with an error first).
-    pub fn active(sequences: i64, residues: i64, opts: &RuntimeOptions) -> Option<Self> {
+    pub fn active(sequences: i64, residues: i64) -> Option<Self> {
         let group = sharding::dap()?;
-        assert!(
-            !opts.recompute || !grad_enabled(),
-            "recomputation of a stack under dynamic axial parallelism is not supported"
-        );
         Some(Self::new(&group, sequences, residues))
     }
 
@@ -498,7 +492,7 @@ mod tests {
         let pair_mask = Tensor::ones([7, 7], F);
         let plain = modules.template_order(&pair, &pair_mask, &opts);
         let (sharded, _) = run_sharded(&groups, || {
-            let shards = AxialShards::active(0, 7, &opts).unwrap();
+            let shards = AxialShards::active(0, 7).unwrap();
             let rows = shards.template_block(&modules, &shards.enter_pair(&pair), &shards.pad_pair_mask(&pair_mask), &opts);
             shards.exit_pair(&rows)
         })

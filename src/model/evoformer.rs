@@ -434,7 +434,7 @@ impl EvoformerStack {
     /// recorded on `tape` and its outputs are the tape's leaves (see [`RecomputeTape`]). An
     /// active capture (`model::capture`) sees the main stack's block outputs. Under an active
     /// DAP group (`parallel::sharding`) the blocks run on shards ([`AxialShards`]); captures
-    /// then see no block outputs, and recomputation is refused (the trunk checks it first).
+    /// then see no block outputs, and a recorded stack replays its blocks' collectives.
     pub fn forward<'a>(
         &'a self,
         msa: &Tensor,
@@ -445,7 +445,7 @@ impl EvoformerStack {
         tape: &mut RecomputeTape<'a>,
     ) -> StackOutput {
         let stack = self.capture_stack();
-        let shards = AxialShards::active(msa.size()[0], msa.size()[1], opts);
+        let shards = AxialShards::active(msa.size()[0], msa.size()[1]);
         let (state, msa_mask, pair_mask) = match &shards {
             Some(s) => (vec![s.enter_msa(msa), s.enter_pair(pair)], s.pad_msa_mask(msa_mask), s.pad_pair_mask(pair_mask)),
             None => (vec![msa.shallow_clone(), pair.shallow_clone()], msa_mask.shallow_clone(), pair_mask.shallow_clone()),

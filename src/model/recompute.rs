@@ -23,6 +23,14 @@
 //!   pushed the same way into the graph that produced the stack's input (embedders, or an earlier
 //!   segment's leaves, which is why the order is reversed).
 //!
+//! Under dynamic axial or branch parallelism (`parallel::sharding`) the blocks' collectives cut
+//! the graph too, so the two tapes are walked as one ([`RecomputeTape::backward_sharded`]): the
+//! sharded pass's collective tape marks where each recorded stack ended, its records are undone
+//! last to first, and a stack is replayed where its mark is. Each replayed block runs inside a
+//! sharded pass of its own (the groups are kept with the stack) and its output gradients go
+//! back through that pass's collectives, so every rank repeats the forward collectives and their
+//! duals in the same order, as the plain sharded backward does.
+//!
 //! Dropout replays exactly: whenever dropout is active, every block of a stack gets a seed drawn
 //! from the global generator before the stack runs, and the global generator is re-seeded with it
 //! (`tch::manual_seed`, which seeds the CPU and every CUDA generator) before the block runs,
@@ -34,6 +42,8 @@
 //! relies on no other thread drawing from the global generators while a seeded stack runs or is
 //! replayed (a data loader using libtorch's RNG on another thread would break the replay).
 use super::primitives::draw_seed;
+use crate::parallel::autograd::{backward_keeping_graph, CommTape};
+use crate::parallel::sharding::{self, run_sharded, ShardingGroups};
 use anyhow::{bail, Context, Result};
 use tch::{Kind, Tensor};
 
@@ -54,18 +64,21 @@ struct Segment<'a> {
     steps: Vec<Step<'a>>,
     /// The stack's output as handed on: detached tensors with `requires_grad`.
     leaves: Vec<Tensor>,
+    /// The groups of the sharded pass that ran the stack, whose collectives the replay repeats.
+    groups: Option<ShardingGroups>,
 }
 
 /// The recomputation record of one forward pass; empty when recomputation is off or gradients
 /// are disabled. `'a` is the lifetime of the model whose blocks it replays.
 #[derive(Default)]
 pub struct RecomputeTape<'a> {
-    segments: Vec<Segment<'a>>,
+    /// In creation order; a replayed segment is taken out.
+    segments: Vec<Option<Segment<'a>>>,
 }
 
 impl std::fmt::Debug for RecomputeTape<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let blocks: Vec<usize> = self.segments.iter().map(|s| s.steps.len()).collect();
+        let blocks: Vec<usize> = self.segments.iter().flatten().map(|s| s.steps.len()).collect();
         f.debug_struct("RecomputeTape").field("blocks_per_segment", &blocks).finish()
     }
 }
@@ -109,7 +122,7 @@ impl<'a> RecomputeTape<'a> {
 
     /// Number of recorded blocks over all stacks.
     pub fn num_blocks(&self) -> usize {
-        self.segments.iter().map(|s| s.steps.len()).sum()
+        self.segments.iter().flatten().map(|s| s.steps.len()).sum()
     }
 
     /// Runs `blocks` in order on `input` and returns the final state. `seeded`: dropout is active,
@@ -151,7 +164,9 @@ impl<'a> RecomputeTape<'a> {
         }
         let leaves: Vec<Tensor> = state.iter().map(|t| t.detach().set_requires_grad(true)).collect();
         let handed_on = leaves.iter().map(Tensor::shallow_clone).collect();
-        self.segments.push(Segment { roots, steps, leaves });
+        let groups = sharding::active_groups();
+        self.segments.push(Some(Segment { roots, steps, leaves, groups }));
+        sharding::mark_recomputed_stack(self.segments.len() - 1);
         handed_on
     }
 
@@ -159,21 +174,46 @@ impl<'a> RecomputeTape<'a> {
     /// block and accumulates the gradients of their parameters and of everything upstream of the
     /// recorded stacks (see the module documentation).
     pub fn backward(self) -> Result<()> {
-        if self.segments.is_empty() {
-            return Ok(());
+        self.replaying(RecomputeTape::replay_remaining)
+    }
+
+    /// Back-propagates `loss` through a sharded forward pass whose collectives are on
+    /// `collectives`: the collectives' duals and the recorded stacks' replays run in reverse
+    /// order of the forward pass (a stack replays under its pass's groups, repeating its
+    /// collectives with every rank of them). Every rank of those groups must call it.
+    pub fn backward_sharded(self, collectives: CommTape, loss: &Tensor) -> Result<()> {
+        self.replaying(|tape| {
+            collectives.backward_replaying(loss, |index| tape.replay(index))?;
+            tape.replay_remaining()
+        })
+    }
+
+    /// Runs `backward` with gradients enabled; when stacks were recorded, leaves the generator
+    /// re-seeded from a seed drawn before it (see the module documentation).
+    fn replaying(mut self, backward: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let resume = (!self.is_empty()).then(draw_seed);
+        let result = tch::with_grad(|| backward(&mut self));
+        if let Some(seed) = resume {
+            tch::manual_seed(seed);
         }
-        let resume = draw_seed();
-        let result = tch::with_grad(|| {
-            self.segments
-                .into_iter()
-                .enumerate()
-                .rev()
-                .try_for_each(|(index, segment)| {
-                    segment.backward().with_context(|| format!("replaying recomputed stack {index}"))
-                })
-        });
-        tch::manual_seed(resume);
         result
+    }
+
+    /// Replays the `index`-th recorded stack, once.
+    fn replay(&mut self, index: usize) -> Result<()> {
+        let segment = self.segments.get_mut(index).and_then(Option::take);
+        let segment = segment.with_context(|| format!("recomputed stack {index} is not on the tape or was replayed"))?;
+        segment.backward().with_context(|| format!("replaying recomputed stack {index}"))
+    }
+
+    /// Replays the stacks not replayed yet, last first.
+    fn replay_remaining(&mut self) -> Result<()> {
+        for index in (0..self.segments.len()).rev() {
+            if self.segments[index].is_some() {
+                self.replay(index)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -182,28 +222,61 @@ impl Segment<'_> {
         let mut grads: Vec<Option<Tensor>> = self.leaves.iter().map(grad_of).collect();
         for (index, step) in self.steps.iter().enumerate().rev() {
             let input: Vec<Tensor> = step.input.iter().map(|t| t.detach().set_requires_grad(true)).collect();
-            if grads.iter().all(Option::is_none) {
+            // A sharded replay runs even without gradients: its collectives must meet the other
+            // ranks', whose gradients may differ.
+            if self.groups.is_none() && grads.iter().all(Option::is_none) {
                 grads = input.iter().map(|_| None).collect();
                 continue;
             }
             if let Some(seed) = step.seed {
                 tch::manual_seed(seed);
             }
-            let output = (step.block)(&input);
-            if output.len() != grads.len() {
-                let (returned, recorded) = (output.len(), grads.len());
-                bail!("block {index} returned {returned} tensors on replay, {recorded} were recorded");
-            }
-            if let Some(objective) = vjp_objective(&output, &grads) {
-                objective.f_backward().with_context(|| format!("back-propagating block {index}"))?;
-            }
+            let back_propagated = match &self.groups {
+                None => replay_block(&step.block, &input, &grads),
+                Some(groups) => replay_sharded_block(groups, &step.block, &input, &grads),
+            };
+            back_propagated.with_context(|| format!("block {index}"))?;
             grads = input.iter().map(grad_of).collect();
         }
         if let Some(objective) = vjp_objective(&self.roots, &grads) {
-            objective.f_backward().context("back-propagating into the stack's input")?;
+            // A sharded stack's roots lead into the graph the pass's collectives still walk.
+            let pushed = match self.groups {
+                None => objective.f_backward().map_err(anyhow::Error::from),
+                Some(_) => backward_keeping_graph(&objective),
+            };
+            pushed.context("back-propagating into the stack's input")?;
         }
         Ok(())
     }
+}
+
+/// Recomputes `block` from `input` and back-propagates the output gradients `grads`.
+fn replay_block(block: &Block<'_>, input: &[Tensor], grads: &[Option<Tensor>]) -> Result<()> {
+    let output = block(input);
+    check_arity(&output, grads)?;
+    if let Some(objective) = vjp_objective(&output, grads) {
+        objective.f_backward()?;
+    }
+    Ok(())
+}
+
+/// [`replay_block`] for a block of a sharded pass: the block runs under `groups` again, and the
+/// gradients go back through its collectives' duals. Missing output gradients count as zeros,
+/// so every rank runs the same collectives.
+fn replay_sharded_block(groups: &ShardingGroups, block: &Block<'_>, input: &[Tensor], grads: &[Option<Tensor>]) -> Result<()> {
+    let (output, collectives) = run_sharded(groups, || block(input))?;
+    check_arity(&output, grads)?;
+    let grads: Vec<Option<Tensor>> =
+        output.iter().zip(grads).map(|(out, grad)| Some(grad.as_ref().map_or_else(|| out.zeros_like(), Tensor::shallow_clone))).collect();
+    let objective = vjp_objective(&output, &grads).context("the replayed block has no output that needs a gradient")?;
+    collectives.backward(&objective)
+}
+
+fn check_arity(output: &[Tensor], grads: &[Option<Tensor>]) -> Result<()> {
+    if output.len() != grads.len() {
+        bail!("the block returned {} tensors on replay, {} were recorded", output.len(), grads.len());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ impl SingleTemplateEmbedding {
         // [T, R, R, c_t]
         let act = self.embedding2d.forward(&features);
         // Under DAP each rank runs the stack on its rows of every template's pair.
-        let shards = AxialShards::active(0, act.size()[1], opts);
+        let shards = AxialShards::active(0, act.size()[1]);
         let (act, pair_mask) = match &shards {
             Some(s) => (s.enter_pair(&act), s.pad_pair_mask(pair_mask)),
             None => (act, pair_mask.shallow_clone()),

@@ -6,10 +6,9 @@ use super::config::{ModelConfig, RuntimeOptions};
 use super::embedders::{extra_msa_feature, ExtraMsaEmbedder, InputEmbedder, Recycled, RecyclingEmbedder};
 use super::evoformer::EvoformerStack;
 use super::primitives::{Init, Linear};
-use super::recompute::{grad_enabled, RecomputeTape};
+use super::recompute::RecomputeTape;
 use super::template_embedder::{TemplateBatch, TemplateEmbedding, TemplateSingleEmbedding};
 use crate::geometry::torsions::atom37_to_torsion_angles;
-use crate::parallel::sharding;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use tch::{nn, Kind, Tensor};
@@ -146,9 +145,6 @@ impl EmbeddingsAndEvoformer {
         // `template.enabled = False` does.
         if self.template_embedding.is_some() && batch.templates.is_none() {
             bail!("the model embeds templates but the batch lacks them");
-        }
-        if opts.recompute && grad_enabled() && sharding::dap().is_some() {
-            bail!("recomputation (runtime recompute) cannot be combined with dynamic axial parallelism yet; turn one of them off");
         }
         let target_feat = batch.target_feat.to_kind(kind);
         // [N_seq, N_res, c_m]
@@ -429,20 +425,42 @@ mod tests {
         assert!(real(&oa.msa, &[1]).allclose(&real(&ob.msa, &[1]), 1e-4, 1e-4, false));
     }
 
-    /// Recomputation cannot be combined with DAP yet: the trunk says so in an error.
+    /// Recomputation under a (one-rank) DAP group: the stacks' blocks replay inside sharded
+    /// passes of their own, between the pass's collectives' duals, and give exactly the
+    /// gradients of the same sharded pass that keeps its activations (a missed replay or dual
+    /// would lose or double gradients). The sharded pass against one process is
+    /// `tests/parallel_dap.rs`.
     #[test]
-    fn recomputation_under_dap_is_an_error() {
+    fn recomputation_under_dap_gives_the_kept_activations_gradients() {
         use crate::parallel::sharding::{run_sharded, single_rank_group, ShardingGroups};
         let cfg = tiny_nonzero();
         let vs = nn::VarStore::new(Device::Cpu);
         let trunk = EmbeddingsAndEvoformer::new(vs.root(), &cfg);
         let batch = TrunkBatch::tiny_random(5, 2, 3, Some(1));
         let prev = Recycled::zeros(5, &cfg.embeddings_and_evoformer, FLOAT);
-        let opts = RuntimeOptions { recompute: true, ..Default::default() };
         let groups = ShardingGroups::dap(single_rank_group());
-        let (outcome, _) = run_sharded(&groups, || trunk.forward(&batch, &prev, &opts).map(|out| out.pair)).unwrap();
-        let error = outcome.unwrap_err().to_string();
-        assert!(error.contains("dynamic axial parallelism"), "{error}");
+        let gradients = |recompute: bool| -> Vec<Tensor> {
+            let opts = RuntimeOptions { recompute, ..Default::default() };
+            let (outcome, collectives) = run_sharded(&groups, || trunk.forward(&batch, &prev, &opts)).unwrap();
+            let mut out = outcome.unwrap();
+            let tape = std::mem::take(&mut out.recompute_tape);
+            assert_eq!(tape.num_blocks() > 0, recompute);
+            let objective = (&out.pair * out.pair.ones_like().cumsum(-1, Kind::Float)).sum(Kind::Float) + out.single.sum(Kind::Float);
+            tape.backward_sharded(collectives, &objective).unwrap();
+            let variables = vs.trainable_variables();
+            let grads: Vec<Tensor> = variables.iter().map(|v| v.grad().copy()).collect();
+            for variable in variables {
+                let _ = variable.grad().zero_();
+            }
+            grads
+        };
+        let kept = gradients(false);
+        let recomputed = gradients(true);
+        let reached = kept.iter().filter(|g| g.abs().max().double_value(&[]) > 0.0).count();
+        assert!(reached > 100, "the objective reaches the parameters ({reached})");
+        for (kept, recomputed) in kept.iter().zip(&recomputed) {
+            assert!(recomputed.equal(kept), "differs by {:?}", (recomputed - kept).abs().max());
+        }
     }
 
     #[test]

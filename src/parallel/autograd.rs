@@ -18,7 +18,9 @@
 //! records from last to first: the dual of the leaf's gradient is back-propagated into the
 //! input's graph (as `Σ input · dual(grad)`), which reaches earlier leaves only, so each leaf's
 //! gradient is complete when its turn comes. Every rank walks the same records in the same
-//! order, so the duals' collectives match up. The graph is kept through these passes
+//! order, so the duals' collectives match up. A stack recorded for recomputation
+//! (`model::recompute`) leaves a mark on the tape, where [`CommTape::backward_replaying`]
+//! replays it. The graph is kept through these passes
 //! (`keep_graph`), since the segments may share nodes; it is freed with the tensors.
 //!
 //! `gather` suits a stack's exit, where every rank goes on with the same full tensor and the
@@ -96,11 +98,20 @@ enum Dual {
     AllToAll { in_dim: i64, out_dim: i64 },
 }
 
-struct Record {
+struct Collective {
     group: Arc<ProcessGroup>,
     input: Tensor,
     leaf: Tensor,
     dual: Dual,
+}
+
+/// One step of a sharded forward pass that its backward must undo in order.
+enum Record {
+    Collective(Collective),
+    /// The `index`-th stack recorded for recomputation ([`crate::model::recompute`]) ended
+    /// here: its leaves' gradients are complete once the later records are undone, and its
+    /// replay pushes gradients into the earlier ones.
+    RecomputedStack { index: usize },
 }
 
 /// The collectives of one forward pass, for [`CommTape::backward`].
@@ -111,8 +122,15 @@ pub struct CommTape {
 
 impl std::fmt::Debug for CommTape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let duals: Vec<Dual> = self.records.iter().map(|r| r.dual).collect();
-        f.debug_struct("CommTape").field("duals", &duals).finish()
+        let entries: Vec<String> = self
+            .records
+            .iter()
+            .map(|record| match record {
+                Record::Collective(c) => format!("{:?}", c.dual),
+                Record::RecomputedStack { index } => format!("RecomputedStack({index})"),
+            })
+            .collect();
+        f.debug_struct("CommTape").field("records", &entries).finish()
     }
 }
 
@@ -136,8 +154,19 @@ impl CommTape {
             return output;
         }
         let leaf = output.detach().set_requires_grad(true);
-        self.records.push(Record { group: Arc::clone(group), input: input.shallow_clone(), leaf: leaf.shallow_clone(), dual });
+        self.records.push(Record::Collective(Collective {
+            group: Arc::clone(group),
+            input: input.shallow_clone(),
+            leaf: leaf.shallow_clone(),
+            dual,
+        }));
         leaf
+    }
+
+    /// Marks the end of the `index`-th recomputed stack, so that [`CommTape::backward_replaying`]
+    /// replays it between the collectives recorded after and before it.
+    pub fn mark_recomputed_stack(&mut self, index: usize) {
+        self.records.push(Record::RecomputedStack { index });
     }
 
     /// FastFold's `scatter`: this rank's block along `dim`; backward gathers the gradient.
@@ -179,31 +208,53 @@ impl CommTape {
     }
 
     /// Back-propagates `loss` (a scalar) through the whole forward pass, collectives included.
-    /// Every rank of every recorded group must call it.
+    /// Every rank of every recorded group must call it. A tape with recomputed stacks needs
+    /// [`CommTape::backward_replaying`].
     pub fn backward(self, loss: &Tensor) -> Result<()> {
+        self.backward_replaying(loss, |index| {
+            Err(anyhow!("recomputed stack {index} was recorded, but this backward pass cannot replay it"))
+        })
+    }
+
+    /// [`CommTape::backward`] that calls `replay(index)` where the `index`-th recomputed stack
+    /// was marked, so a stack's replay sees its output gradients complete and its input
+    /// gradients reach the collectives before it.
+    pub fn backward_replaying(self, loss: &Tensor, mut replay: impl FnMut(usize) -> Result<()>) -> Result<()> {
         backward_keeping_graph(loss).context("back-propagating the loss")?;
         for (index, record) in self.records.into_iter().enumerate().rev() {
-            let gradient = record.leaf.grad();
-            let gradient = if gradient.defined() { gradient } else { record.leaf.zeros_like() };
-            let group = &*record.group;
-            let input_gradient = tch::no_grad(|| match record.dual {
-                Dual::Gather { dim } => gather(group, &gradient, dim),
-                Dual::Split { dim } => split(group, &gradient, dim),
-                Dual::ReduceScatter { dim } => reduce_scatter(group, &gradient, dim),
-                Dual::Identity => Ok(gradient.shallow_clone()),
-                Dual::AllReduce => group.all_reduce(&gradient, ReduceOp::Sum),
-                Dual::AllToAll { in_dim, out_dim } => all_to_all(group, &gradient, out_dim, in_dim),
-            })
-            .with_context(|| format!("the backward collective of record {index}"))?;
-            let objective = (&record.input * input_gradient).sum(Kind::Float);
-            backward_keeping_graph(&objective).with_context(|| format!("back-propagating record {index}"))?;
+            match record {
+                Record::Collective(collective) => {
+                    collective.backward().with_context(|| format!("undoing record {index}"))?
+                }
+                Record::RecomputedStack { index: stack } => replay(stack)?,
+            }
         }
         Ok(())
     }
 }
 
+impl Collective {
+    /// Back-propagates the dual of the leaf's gradient into the input's graph.
+    fn backward(self) -> Result<()> {
+        let gradient = self.leaf.grad();
+        let gradient = if gradient.defined() { gradient } else { self.leaf.zeros_like() };
+        let group = &*self.group;
+        let input_gradient = tch::no_grad(|| match self.dual {
+            Dual::Gather { dim } => gather(group, &gradient, dim),
+            Dual::Split { dim } => split(group, &gradient, dim),
+            Dual::ReduceScatter { dim } => reduce_scatter(group, &gradient, dim),
+            Dual::Identity => Ok(gradient.shallow_clone()),
+            Dual::AllReduce => group.all_reduce(&gradient, ReduceOp::Sum),
+            Dual::AllToAll { in_dim, out_dim } => all_to_all(group, &gradient, out_dim, in_dim),
+        })
+        .context("the backward collective")?;
+        let objective = (&self.input * input_gradient).sum(Kind::Float);
+        backward_keeping_graph(&objective).context("back-propagating into the collective's input")
+    }
+}
+
 /// `tensor.backward(retain_graph=True)`, which tch 0.24 does not wrap.
-fn backward_keeping_graph(tensor: &Tensor) -> Result<()> {
+pub(crate) fn backward_keeping_graph(tensor: &Tensor) -> Result<()> {
     // SAFETY: `tensor` is a live tensor; libtch reports failures through its thread-local error
     // string, which is read and freed right after.
     unsafe {

@@ -103,6 +103,21 @@ pub fn is_active() -> bool {
     ACTIVE.with(|a| a.borrow().is_some())
 }
 
+/// The groups of the pass running on this thread, if any.
+pub fn active_groups() -> Option<ShardingGroups> {
+    ACTIVE.with(|a| a.borrow().as_ref().map(|active| active.groups.clone()))
+}
+
+/// Marks the end of the `index`-th recomputed stack on the active pass's tape (no-op outside a
+/// sharded pass); see [`CommTape::backward_replaying`].
+pub fn mark_recomputed_stack(index: usize) {
+    ACTIVE.with(|a| {
+        if let Some(active) = a.borrow_mut().as_mut() {
+            active.tape.mark_recomputed_stack(index);
+        }
+    });
+}
+
 /// The active DAP group, if the running pass is sharded along an axis.
 pub fn dap() -> Option<Arc<ProcessGroup>> {
     ACTIVE.with(|a| a.borrow().as_ref().and_then(|active| active.groups.dap.clone()))

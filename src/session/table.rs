@@ -256,14 +256,18 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         name: "runtime",
-        summary: "Show or set how the network runs: chunking and fused attention.",
+        summary: "Show or set how the network runs: chunking, fused attention and recomputation.",
         details: "chunk_size splits attention, transition and outer-product computations into chunks of that many rows to bound memory (0 turns it off);\n\
-                  results do not depend on it. fused_attention uses libtorch's scaled_dot_product_attention. `show config` shows these with the precision.",
+                  results do not depend on it. fused_attention uses libtorch's scaled_dot_product_attention. recompute makes `train` keep only each\n\
+                  Evoformer, extra-MSA and template block's input and recompute the block in the backward pass (HelixFold's recompute: less memory,\n\
+                  one more forward pass; dropout and, under `parallel`, the blocks' collectives are replayed, so the step does not change).\n\
+                  `show config` shows these with the precision.",
         args: &[
             ArgSpec { name: "chunk_size", kind: ArgKind::Int { min: 0, max: 1 << 20 }, positional: false, required: false, help: "rows per chunk, 0 for none" },
             flag("fused_attention", "use the fused attention kernel"),
+            flag("recompute", "recompute the trunk's blocks in training's backward pass"),
         ],
-        examples: &["runtime", "runtime chunk_size=128 fused_attention=true", "runtime chunk_size=0"],
+        examples: &["runtime", "runtime chunk_size=128 fused_attention=true", "runtime recompute=true", "runtime chunk_size=0"],
         run: commands::model::runtime,
     },
     CommandSpec {
@@ -411,7 +415,7 @@ pub static COMMANDS: &[CommandSpec] = &[
                   from then on runs every command on every rank. Each rank gets its own CUDA device, or an equal share of the CPU cores.\n\
                   Workers start with an empty session: set the layout first, then load the model and data. `train` averages gradients over\n\
                   the dp group, shards the Evoformer, extra-MSA and template stacks over the dap group and splits each block's branches over\n\
-                  the bp group (overlapping with `model ... outer_product_mean=end`; recompute is not combined with DAP or BP yet); `infer` shards its\n\
+                  the bp group (overlapping with `model ... outer_product_mean=end`; with `runtime recompute=true` every rank replays its blocks and their collectives); `infer` shards its\n\
                   pass the same way (and then runs to its end: the ranks cannot stop between iterations alone). Errors from any rank are reported; a worker that dies (no heartbeat\n\
                   for timeout= seconds) is reported and the session returns to one process; `parallel off` stops the workers.",
         args: &[

@@ -14,7 +14,7 @@ use super::evaluate::{evaluate, Evaluation};
 use super::run::{train_loop, LoopEnd, StopAt};
 use super::trainer::{StepReport, TrainConfig, Trainer};
 use crate::data::datasets::open_dataset;
-use crate::model::config::ModelConfig;
+use crate::model::config::{ModelConfig, RuntimeOptions};
 use anyhow::{bail, Context, Result};
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -73,6 +73,8 @@ pub struct TrainJob {
     pub checkpoint_every: Option<u64>,
     pub overrides: TrainOverrides,
     pub device: Device,
+    /// How the network runs (precision, chunking, fused attention, recompute), also on resume.
+    pub runtime: RuntimeOptions,
     pub out_dir: PathBuf,
 }
 
@@ -127,6 +129,13 @@ pub struct TrainSummary {
 impl TrainJob {
     /// The trainer: resumed, or fresh from the preset with the overrides.
     fn trainer(&self) -> Result<Trainer> {
+        let mut trainer = self.configured_trainer()?;
+        trainer.set_runtime(self.runtime);
+        Ok(trainer)
+    }
+
+    /// The trainer as the checkpoint, or the preset and the overrides, configure it.
+    fn configured_trainer(&self) -> Result<Trainer> {
         if let Some(path) = &self.resume {
             return Trainer::from_checkpoint(path, self.device);
         }

@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn tm_score_covers_the_resolved_residues() {
         let truth = Tensor::from_slice(&[0.0f32, 0.0, 0.0, 3.8, 0.0, 0.0, 7.6, 0.0, 0.0, 11.4, 0.0, 0.0]).reshape([4, 3]);
-        let mut predicted = truth.copy();
+        let predicted = truth.copy();
         let _ = predicted.get(3).fill_(100.0);
         let mask = Tensor::from_slice(&[1.0f32, 1.0, 1.0, 0.0]);
         assert!((resolved_tm_score(&predicted, &truth, &mask).unwrap() - 1.0).abs() < 1e-9);

@@ -236,15 +236,18 @@ impl Trainer {
         self.data_parallel.as_ref()
     }
 
+    /// How the next steps run the network (precision, chunking, fused attention, recompute); a
+    /// step is the same function of the parameters whatever these are, to rounding.
+    pub fn set_runtime(&mut self, runtime: RuntimeOptions) {
+        self.config.runtime = RuntimeOptions { training: true, ..runtime };
+    }
+
     /// Runs every forward pass sharded over `groups` (see the module documentation). With a DAP
     /// group, the parameters and the weight average become the group's rank 0's; every rank of
-    /// the group calls this (it broadcasts). Recomputation cannot be combined with DAP.
+    /// the group calls this (it broadcasts).
     pub fn set_sharding(&mut self, groups: ShardingGroups) -> Result<()> {
         for (name, group) in [("DAP", &groups.dap), ("BP", &groups.bp)] {
             let Some(group) = group else { continue };
-            if self.config.runtime.recompute {
-                bail!("recomputation (runtime recompute) cannot be combined with {name} parallelism yet");
-            }
             let first = group.broadcast(&self.params.values, 0).with_context(|| format!("broadcasting the {name} group's parameters"))?;
             self.params.assign(&first);
             self.ema = ExponentialMovingAverage::new(self.config.ema, &self.params.values);
@@ -372,16 +375,16 @@ impl Trainer {
         if !total.is_finite() {
             bail!("the loss is {total} (terms: {:?})", values(&losses.terms));
         }
-        if comm_tape.is_empty() {
-            losses.total.backward();
-        } else {
+        if self.sharding.is_sharded() {
             let counted = match &self.sharding.bp {
                 Some(group) if group.rank() != MSA_BRANCH_RANK => &losses.total * 0.0,
                 _ => losses.total.shallow_clone(),
             };
-            comm_tape.backward(&counted).context("back-propagating the loss through the sharded pass")?;
+            recompute_tape.backward_sharded(comm_tape, &counted).context("back-propagating the loss through the sharded pass")?;
+        } else {
+            losses.total.backward();
+            recompute_tape.backward().context("recomputing the trunk's blocks for their gradients")?;
         }
-        recompute_tape.backward().context("recomputing the trunk's blocks for their gradients")?;
         let scores = (losses.lddt_ca.double_value(&[]), losses.tm_score);
         Ok((total, values(&losses.terms), scores, self.summed_over_dap(self.summed_over_bp(self.params.flat_gradient())?)?))
     }
@@ -460,25 +463,5 @@ fn peak_memory_bytes(device: Device) -> Option<u64> {
     match device {
         Device::Cuda(_) => crate::memory::cuda_memory_in_use_bytes(),
         _ => crate::memory::peak_rss_bytes().ok(),
-    }
-}
-
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::parallel::sharding::single_rank_group;
-
-    /// DAP with recomputation is refused when the sharding is set, before any step, and the
-    /// trainer stays unsharded.
-    #[test]
-    fn sharding_refuses_recomputation() {
-        let model = ModelConfig::tiny();
-        let mut config = TrainConfig::alphafold(&model, 1);
-        config.runtime.recompute = true;
-        let mut trainer = Trainer::new(&model, config, Device::Cpu).unwrap();
-        let error = trainer.set_sharding(ShardingGroups::dap(single_rank_group())).unwrap_err().to_string();
-        assert!(error.contains("recomputation"), "{error}");
-        assert!(trainer.sharding().dap.is_none());
     }
 }

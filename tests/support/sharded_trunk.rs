@@ -15,7 +15,6 @@ use helixfold::model::config::{ModelConfig, OuterProductMeanPosition, RuntimeOpt
 use helixfold::model::embedders::Recycled;
 use helixfold::model::primitives::lock_generator;
 use helixfold::model::trunk::{EmbeddingsAndEvoformer, TrunkBatch};
-use helixfold::parallel::autograd::CommTape;
 use helixfold::parallel::groups::{ParallelGroups, Placement, RankInfo};
 use helixfold::parallel::layout::ParallelLayout;
 use helixfold::parallel::process_group::{ReduceOp, Store};
@@ -64,26 +63,28 @@ fn weighted_sum(outputs: &[&Tensor]) -> Tensor {
 
 /// The trunk's outputs (msa, pair, single), the loss [`weighted_sum`] of them and every
 /// variable's whole gradient (`grad NAME`), in one process (`groups` None) or as one rank of a
-/// sharded pass.
-pub fn trunk_run(position: OuterProductMeanPosition, groups: Option<&ShardingGroups>) -> BTreeMap<String, Tensor> {
+/// sharded pass; with `recompute`, the stacks keep only their blocks' inputs and replay them
+/// in the backward pass (`model::recompute`).
+pub fn trunk_run(position: OuterProductMeanPosition, groups: Option<&ShardingGroups>, recompute: bool) -> BTreeMap<String, Tensor> {
     // The parent's tests share libtorch's generator.
     let _generator = lock_generator();
     let (vs, trunk, batch) = trunk_fixture(position);
     let prev = Recycled::zeros(N_RES, &config(position).embeddings_and_evoformer, FLOAT);
-    let opts = RuntimeOptions { training: true, ..Default::default() };
+    let opts = RuntimeOptions { training: true, recompute, ..Default::default() };
     tch::manual_seed(DROPOUT_SEED);
     let (out, tape) = match groups {
         Some(groups) => run_sharded(groups, || trunk.forward(&batch, &prev, &opts)).unwrap(),
-        None => (trunk.forward(&batch, &prev, &opts), CommTape::new()),
+        None => (trunk.forward(&batch, &prev, &opts), Default::default()),
     };
-    let out = out.unwrap();
+    let mut out = out.unwrap();
+    let recompute_tape = std::mem::take(&mut out.recompute_tape);
     let loss = weighted_sum(&[&out.msa, &out.pair, &out.single]);
     let bp = groups.and_then(|g| g.bp.as_ref());
     let counted = match bp {
         Some(group) if group.rank() != MSA_BRANCH_RANK => &loss * 0.0,
         _ => loss.shallow_clone(),
     };
-    tape.backward(&counted).unwrap();
+    recompute_tape.backward_sharded(tape, &counted).unwrap();
     let mut results = BTreeMap::new();
     // By name, so that every rank all-reduces the same variable at the same time.
     let variables: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
@@ -116,13 +117,14 @@ pub fn join_layout(role: &Role, layout: ParallelLayout) -> (Store, ParallelGroup
     (store, groups, sharding)
 }
 
-/// A rank of [`compare_with_one_process`]: the trunk under `layout`, with the position the
-/// parent wrote.
+/// A rank of [`compare_with_one_process`]: the trunk under `layout`, with the position and
+/// recomputation the parent wrote.
 pub fn trunk_rank(role: &Role, layout: ParallelLayout) {
     let name = std::fs::read_to_string(role.out.join("position")).unwrap();
     let position = OuterProductMeanPosition::from_name(&name).unwrap();
+    let recompute = std::fs::read_to_string(role.out.join("recompute")).unwrap() == "true";
     let (_store, _groups, sharding) = join_layout(role, layout);
-    let results = trunk_run(position, Some(&sharding));
+    let results = trunk_run(position, Some(&sharding), recompute);
     write_results(role, &results.iter().map(|(k, v)| (k.clone(), values(v))).collect());
 }
 
@@ -141,13 +143,17 @@ pub fn assert_close(name: &str, have: &[f32], want: &[f32], tolerance: f32) {
 /// differences are below 6e-7 for the outputs and 5e-6 for the gradients, and the loss, a signed
 /// sum of ~10³ outputs that largely cancel, each off by up to ~1e-6, moves by up to 2.1e-5
 /// (BP×DAP; 4e-6 with DAP alone). A wrong dropout block, order or dual gives differences of
-/// order one.
-pub fn compare_with_one_process(test: &str, world: usize, position: OuterProductMeanPosition) {
+/// order one. With `recompute` the ranks recompute their stacks in the backward pass and the
+/// one process does not, so the replay of blocks, dropout and collectives is compared as well.
+pub fn compare_with_one_process(test: &str, world: usize, position: OuterProductMeanPosition, recompute: bool) {
     tch::set_num_threads(1);
-    let expected = trunk_run(position, None);
+    let expected = trunk_run(position, None, false);
     let nonzero_gradients = expected.iter().filter(|(k, v)| k.starts_with("grad ") && v.abs().max().double_value(&[]) > 0.0).count();
     assert!(nonzero_gradients > 100, "the loss reaches the parameters ({nonzero_gradients})");
-    let out = run_ranks_prepared(test, world, |out| std::fs::write(out.join("position"), position.name()).unwrap());
+    let out = run_ranks_prepared(test, world, |out| {
+        std::fs::write(out.join("position"), position.name()).unwrap();
+        std::fs::write(out.join("recompute"), recompute.to_string()).unwrap();
+    });
     for rank in 0..world {
         let got = read_results(out.path(), rank);
         assert_eq!(got.len(), expected.len(), "rank {rank} reports every value");
@@ -156,7 +162,8 @@ pub fn compare_with_one_process(test: &str, world: usize, position: OuterProduct
                 "msa" | "pair" | "single" => 1e-5,
                 _ => 1e-4,
             };
-            assert_close(&format!("{} rank {rank} {name}", position.name()), &got[name], &values(want), tolerance);
+            let label = format!("{} recompute={recompute} rank {rank} {name}", position.name());
+            assert_close(&label, &got[name], &values(want), tolerance);
         }
     }
 }

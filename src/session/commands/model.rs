@@ -142,6 +142,7 @@ pub fn runtime_rows(session: &Session) -> Vec<[String; 2]> {
         ["precision".into(), precision_name(runtime.precision).into()],
         ["chunk_size".into(), runtime.chunk_size.map_or_else(|| "off".to_string(), |c| c.to_string())],
         ["fused_attention".into(), runtime.fused_attention.to_string()],
+        ["recompute".into(), runtime.recompute.to_string()],
     ]
 }
 
@@ -173,6 +174,9 @@ pub fn runtime(session: &mut Session, args: &Args, _context: &mut Context) -> Re
     }
     if let Some(fused) = args.flag("fused_attention") {
         updated.fused_attention = fused;
+    }
+    if let Some(recompute) = args.flag("recompute") {
+        updated.recompute = recompute;
     }
     session.model.runtime = updated;
     Ok(vec![runtime_table(session)])

@@ -206,7 +206,10 @@ pub fn train(session: &mut Session, args: &Args, context: &mut Context) -> Resul
 fn prepare_run(session: &mut Session, args: &Args) -> Result<TrainingRun> {
     let given: Vec<&str> = RUN_SETTINGS.iter().copied().filter(|k| args.contains(k)).collect();
     match session.model.training.take() {
-        Some(run) if given.is_empty() => Ok(run),
+        Some(mut run) if given.is_empty() => {
+            run.trainer.set_runtime(session.model.runtime);
+            Ok(run)
+        }
         Some(run) => {
             session.model.training = Some(run);
             bail!("{} apply to a new run: `train reset` first (the current run keeps its settings)", given.join(", "));
