@@ -14,7 +14,7 @@ mod sharded_trunk;
 use helixfold::model::config::OuterProductMeanPosition;
 use helixfold::parallel::layout::ParallelLayout;
 use ranks::role;
-use sharded_trunk::{compare_with_one_process, trunk_rank};
+use sharded_trunk::{compare_with_one_process, trunk_rank, Case};
 
 #[test]
 fn bp_trunk_matches_one_process() {
@@ -23,7 +23,7 @@ fn bp_trunk_matches_one_process() {
         return trunk_rank(&role, layout);
     }
     for position in [OuterProductMeanPosition::End, OuterProductMeanPosition::Origin] {
-        compare_with_one_process("bp_trunk_matches_one_process", 2, position, false);
+        compare_with_one_process("bp_trunk_matches_one_process", 2, Case::plain(position));
     }
 }
 
@@ -33,7 +33,7 @@ fn bp_and_dap_trunk_matches_one_process() {
     if let Some(role) = role() {
         return trunk_rank(&role, layout);
     }
-    compare_with_one_process("bp_and_dap_trunk_matches_one_process", 4, OuterProductMeanPosition::End, false);
+    compare_with_one_process("bp_and_dap_trunk_matches_one_process", 4, Case::plain(OuterProductMeanPosition::End));
 }
 
 /// BP=2 × DAP=2 with the ranks recomputing their stacks in the backward pass (each block's
@@ -44,5 +44,6 @@ fn bp_and_dap_trunk_with_recomputation_matches_one_process() {
     if let Some(role) = role() {
         return trunk_rank(&role, layout);
     }
-    compare_with_one_process("bp_and_dap_trunk_with_recomputation_matches_one_process", 4, OuterProductMeanPosition::End, true);
+    let case = Case { recompute: true, ..Case::plain(OuterProductMeanPosition::End) };
+    compare_with_one_process("bp_and_dap_trunk_with_recomputation_matches_one_process", 4, case);
 }

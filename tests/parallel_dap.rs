@@ -13,13 +13,13 @@ mod sharded_trunk;
 #[path = "support/training.rs"]
 mod training;
 
-use helixfold::model::config::{ModelConfig, OuterProductMeanPosition, RuntimeOptions};
+use helixfold::model::config::{ModelConfig, OuterProductMeanPosition, Precision, RuntimeOptions};
 use helixfold::model::embedders::Recycled;
 use helixfold::parallel::layout::ParallelLayout;
 use helixfold::parallel::sharding::{run_sharded, ShardingGroups};
 use helixfold::train::batches::BatchSource;
 use ranks::{die_or_survive, kill_rank_one, read_results, role, run_ranks_prepared, values, world_group, write_results, Role};
-use sharded_trunk::{assert_close, compare_with_one_process, config, trunk_fixture, trunk_rank, FLOAT, N_RES};
+use sharded_trunk::{assert_close, compare_with_one_process, config, trunk_fixture, trunk_rank, Case, FLOAT, N_RES};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use training::{flat_parameters, tiny_model, tiny_training, tiny_training_with};
@@ -31,7 +31,7 @@ fn dap_trunk_matches_one_process() {
     if let Some(role) = role() {
         return trunk_rank(&role, dap_layout());
     }
-    compare_with_one_process("dap_trunk_matches_one_process", 2, OuterProductMeanPosition::Origin, false);
+    compare_with_one_process("dap_trunk_matches_one_process", 2, Case::plain(OuterProductMeanPosition::Origin));
 }
 
 /// The same with the outer product mean first in every block (AlphaFold-Multimer's order).
@@ -40,7 +40,18 @@ fn dap_trunk_with_outer_product_first_matches_one_process() {
     if let Some(role) = role() {
         return trunk_rank(&role, dap_layout());
     }
-    compare_with_one_process("dap_trunk_with_outer_product_first_matches_one_process", 2, OuterProductMeanPosition::First, false);
+    compare_with_one_process("dap_trunk_with_outer_product_first_matches_one_process", 2, Case::plain(OuterProductMeanPosition::First));
+}
+
+/// DAP=2 in bf16 against one process in bf16: the collectives carry bf16 activations over
+/// Gloo (tolerance at [`compare_with_one_process`]).
+#[test]
+fn dap_trunk_in_bf16_matches_one_process() {
+    if let Some(role) = role() {
+        return trunk_rank(&role, dap_layout());
+    }
+    let case = Case { precision: Precision::Bf16, ..Case::plain(OuterProductMeanPosition::Origin) };
+    compare_with_one_process("dap_trunk_in_bf16_matches_one_process", 2, case);
 }
 
 fn dap_layout() -> ParallelLayout {
