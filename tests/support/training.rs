@@ -19,10 +19,16 @@ pub fn tiny_model(crop_size: Option<i64>) -> ModelConfig {
 /// A trainer of `model` and openfold_mini's 1psm chain A (38 residues,
 /// /work/shared/data/openfold_mini) as its examples.
 pub fn tiny_training(model: &ModelConfig, seed: u64) -> Option<(Trainer, ExampleBatches)> {
+    tiny_training_with(model, seed, |_| {})
+}
+
+/// [`tiny_training`] with the training settings changed by `configure`.
+pub fn tiny_training_with(model: &ModelConfig, seed: u64, configure: impl FnOnce(&mut TrainConfig)) -> Option<(Trainer, ExampleBatches)> {
     let cif = shared_data("openfold_mini/mmcif/1psm.cif")?;
     let a3m = shared_data("openfold_mini/alignments/1psm_A/bfd_uniclust_hits.a3m")?;
     let mut config = TrainConfig::alphafold(model, seed);
     config.schedule.warmup_steps = 1;
+    configure(&mut config);
     let example = load_structure_example(&cif, &[a3m]).unwrap();
     let data = training_data_config(model).unwrap();
     let trainer = Trainer::new(model, config, Device::Cpu).unwrap();
