@@ -33,10 +33,15 @@ impl BucketTracker {
     /// Variables occupying `variables` (element ranges of the flat buffer; empty ones overlap
     /// nothing) over `buckets` (from [`bucket_ranges`]).
     ///
-    /// Buckets launch from the last to the first: the flat buffer orders variables by name,
-    /// and a backward pass produces the gradients of the later names (`alphafold/
-    /// alphafold_iteration/structure_module`, the heads, the Evoformer's last blocks) before
-    /// those of the earlier ones (the embedders), so this order launches buckets soonest.
+    /// Buckets launch from the last to the first. The flat buffer orders variables by name, and
+    /// a backward pass produces the gradients of the late names first (`structure_module`,
+    /// the heads, then the Evoformer's blocks from the last). Measured on the tiny preset's
+    /// training step (431 variables in 30 buckets): from the last, 6 buckets may leave after
+    /// 60 of the 431 gradients and 9 before the last 20; from the first, none before 233.
+    /// The names put the template and extra-MSA stacks (whose gradients come last) after the
+    /// Evoformer's main blocks, which holds those blocks' buckets back; buckets laid out in the
+    /// order the gradients arrive (DDP rebuilds its buckets so after the first iteration)
+    /// would do better.
     pub fn new(variables: &[Range<i64>], buckets: &[Range<i64>]) -> Self {
         let mut waiting = vec![0; buckets.len()];
         let buckets_of_variable: Vec<Range<usize>> = variables
