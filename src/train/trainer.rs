@@ -562,6 +562,24 @@ mod tests {
     use super::*;
     use crate::parallel::sharding::single_rank_group;
 
+    /// Every word of the session's `clip=` names a scope, and a configuration saved before the
+    /// scope and the overlap existed (a checkpoint's metadata) reads as AlphaFold's per-example
+    /// clipping with the overlap on.
+    #[test]
+    fn clip_scopes_parse_and_old_configurations_read_with_the_defaults() {
+        let scopes: Vec<ClipScope> = ClipScope::NAMES.iter().map(|word| ClipScope::parse(word).unwrap()).collect();
+        assert_eq!(scopes, [ClipScope::Example, ClipScope::Batch]);
+        assert!(ClipScope::parse("step").is_err());
+        let config = TrainConfig { clip_scope: ClipScope::Batch, overlap_reduction: false, ..TrainConfig::alphafold(&ModelConfig::tiny(), 3) };
+        let mut saved = serde_json::to_value(&config).unwrap();
+        let fields = saved.as_object_mut().unwrap();
+        assert_eq!(fields["clip_scope"], "batch");
+        fields.remove("clip_scope");
+        fields.remove("overlap_reduction");
+        let read: TrainConfig = serde_json::from_value(saved).unwrap();
+        assert_eq!(read, TrainConfig::alphafold(&ModelConfig::tiny(), 3));
+    }
+
     /// DAP with recomputation is refused when the sharding is set, before any step, and the
     /// trainer stays unsharded.
     #[test]
