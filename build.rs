@@ -8,7 +8,9 @@
 //!   (c10d's TCPStore and ProcessGroupGloo, exported by libtorch_cpu.so), against that libtorch's
 //!   headers and the Gloo headers of Debian's `libgloo-dev`. Without the Gloo headers the crate
 //!   still builds: the `helixfold_no_gloo` cfg is set, and the parallel module answers every
-//!   request with an error saying how to get them.
+//!   request with an error saying how to get them;
+//! - compiles `src/parallel/grad_hooks.cpp` (autograd post-hooks on gradient accumulators, for
+//!   the data-parallel reduction that overlaps the backward pass) into the same library.
 use std::path::{Path, PathBuf};
 
 fn real_torch_lib_dir(link_dir: &Path) -> PathBuf {
@@ -32,6 +34,7 @@ fn embed_torch_rpath() {
 }
 
 const SHIM: &str = "src/parallel/c10d_shim.cpp";
+const GRAD_HOOKS: &str = "src/parallel/grad_hooks.cpp";
 
 /// libtorch's root: torch-sys (`links = "tch"`) publishes its lib directory to dependents as
 /// `DEP_TCH_LIBTORCH_LIB`; `LIBTORCH` (scripts/env.sh) is the fallback.
@@ -54,6 +57,7 @@ fn gloo_include() -> Option<PathBuf> {
 fn compile_c10d_shim() {
     println!("cargo::rustc-check-cfg=cfg(helixfold_no_gloo)");
     println!("cargo:rerun-if-changed={SHIM}");
+    println!("cargo:rerun-if-changed={GRAD_HOOKS}");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=GLOO_INCLUDE_DIR");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
@@ -82,6 +86,7 @@ fn compile_c10d_shim() {
         .flag("-DUSE_C10D_GLOO")
         .flag("-DGLOG_USE_GLOG_EXPORT")
         .file(SHIM)
+        .file(GRAD_HOOKS)
         .compile("helixfold_c10d");
 }
 

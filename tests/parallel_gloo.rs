@@ -16,7 +16,8 @@ use helixfold::parallel::layout::{Axis, ParallelLayout};
 use helixfold::parallel::process_group::{Backend, ProcessGroup, ReduceOp};
 use helixfold::parallel::workers::Cluster;
 use helixfold::train::batches::BatchSource;
-use training::{flat_parameters, tiny_model, tiny_training};
+use helixfold::train::trainer::ClipScope;
+use training::{flat_parameters, tiny_model, tiny_training, tiny_training_with};
 use ranks::{die_or_survive, free_port, kill_rank_one, read_results, role, run_ranks, values, wait_all, world_group, write_results, Role, GROUP_TIMEOUT};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -202,6 +203,67 @@ fn data_parallel_step_equals_accumulating_both_examples() {
         assert_eq!(got.len(), expected.len());
         let differing = got.iter().zip(&expected).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
         assert_eq!(differing, 0, "rank {rank}: {differing} of {} parameters differ", expected.len());
+    }
+}
+
+const BATCH_CLIP_SEED: u64 = 6;
+
+/// The tiny trainer clipping the step's averaged gradient as a whole, with the data-parallel
+/// reduction during (`overlap`) or after the last backward pass.
+fn batch_clipped_training(overlap: bool) -> Option<(helixfold::train::Trainer, helixfold::train::batches::ExampleBatches)> {
+    tiny_training_with(&tiny_model(None), BATCH_CLIP_SEED, |config| {
+        config.clip_scope = ClipScope::Batch;
+        config.overlap_reduction = overlap;
+    })
+}
+
+/// The three runs of [`batch_clipped_dp_steps_overlapped_equal_post_backward_and_one_process`]
+/// on one rank: `(overlap, examples per rank)`.
+const BATCH_CLIP_RUNS: [(bool, usize); 3] = [(true, 1), (true, 2), (false, 2)];
+
+fn batch_clip_rank(role: &Role) {
+    let (_store, group) = world_group(role);
+    let group = std::sync::Arc::new(group);
+    let mut results = BTreeMap::new();
+    for (overlap, per_rank) in BATCH_CLIP_RUNS {
+        let (mut trainer, mut source) = batch_clipped_training(overlap).expect("the parent checked the shared data");
+        // Small buckets: many of them, and variables straddling their edges.
+        trainer.set_data_parallel(Some(DataParallel::new(std::sync::Arc::clone(&group)).with_bucket_elements(4096))).unwrap();
+        let batches: Vec<_> = trainer.data_parallel().unwrap().shard(0, per_rank).map(|index| source.batch(index).unwrap()).collect();
+        let report = trainer.step_accumulated(&batches).unwrap();
+        results.insert(format!("parameters {overlap} {per_rank}"), values(&flat_parameters(&trainer)));
+        results.insert(format!("grad_norm {overlap} {per_rank}"), vec![report.grad_norm as f32]);
+    }
+    write_results(role, &results);
+}
+
+/// DP=2 with the step's gradient clipped as a whole (HelixFold's order: average, then clip):
+/// - one example per rank, reduced during the backward pass, equals one process accumulating
+///   both examples with the same clipping, bit for bit (the all-reduce adds two values, exact
+///   in either order, then halves as the accumulation does);
+/// - two examples per rank: the reduction during the backward pass (the first example's
+///   gradient added to the second's in the hooks) equals the reduction after it, bit for bit.
+#[test]
+fn batch_clipped_dp_steps_overlapped_equal_post_backward_and_one_process() {
+    if let Some(role) = role() {
+        return batch_clip_rank(&role);
+    }
+    tch::set_num_threads(1);
+    let Some((mut single, mut source)) = batch_clipped_training(false) else { return };
+    let report = single.step_accumulated(&[source.batch(0).unwrap(), source.batch(1).unwrap()]).unwrap();
+    assert!(report.grad_norm > 0.1, "the clip (0.1) acts on this step: norm {}", report.grad_norm);
+    let expected = values(&flat_parameters(&single));
+    let out = run_ranks("batch_clipped_dp_steps_overlapped_equal_post_backward_and_one_process", 2);
+    let same_bits = |a: &[f32], b: &[f32]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+    for rank in 0..2 {
+        let results = read_results(out.path(), rank);
+        assert!(same_bits(&results["parameters true 1"], &expected), "rank {rank}: the overlapped dp=2 step differs from one process");
+        assert_eq!(results["grad_norm true 1"], [report.grad_norm as f32], "rank {rank}: the averaged gradient's norm");
+        assert!(
+            same_bits(&results["parameters true 2"], &results["parameters false 2"]),
+            "rank {rank}: with two examples per rank the overlapped reduction differs from the post-backward one"
+        );
+        assert!(!same_bits(&results["parameters true 2"], &expected), "rank {rank}: four examples step differently from two");
     }
 }
 

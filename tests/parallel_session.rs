@@ -83,12 +83,12 @@ fn threads_per_rank(ranks: usize) -> usize {
 
 /// `parallel dp=2` with one example per rank against one process accumulating two examples,
 /// on openfold_mini's 1psm chain A (/work/shared/data/openfold_mini) with its BFD alignment and
-/// the tiny preset: both take the examples at stream positions 0 and 1 with the random streams
-/// of examples 0 and 1 of the step, clip each gradient, and average the two (the all-reduce
-/// adds two values, which is exact in either order, then halves, as the accumulation does). So
-/// the checkpoints (weights, Adam moments, weight average) agree bit for bit.
-#[test]
-fn a_dp2_step_equals_one_process_accumulating_both_examples() {
+/// the tiny preset, training with `settings`: both take the examples at stream positions 0
+/// and 1 with the random streams of examples 0 and 1 of the step, and average the two (the
+/// all-reduce adds two values, which is exact in either order, then halves, as the
+/// accumulation does). So the checkpoints (weights, Adam moments, weight average) agree bit for
+/// bit.
+fn dp2_step_equals_one_process_accumulating_both_examples(settings: &str) {
     let Some(root) = shared_data("openfold_mini") else { return };
     let dir = tempfile::tempdir().unwrap();
     let setup = format!(
@@ -99,12 +99,12 @@ fn a_dp2_step_equals_one_process_accumulating_both_examples() {
     );
     let single = run_script(
         dir.path(),
-        &format!("threads {}\n{setup}train step 1 warmup=0 seed=4 accumulation=2\ncheckpoint save single.safetensors\n", threads_per_rank(2)),
+        &format!("threads {}\n{setup}train step 1 warmup=0 seed=4 accumulation=2 {settings}\ncheckpoint save single.safetensors\n", threads_per_rank(2)),
     );
     succeeded(&single);
     let parallel = run_script(
         dir.path(),
-        &format!("parallel dp=2 timeout=60\n{setup}train step 1 warmup=0 seed=4\ncheckpoint save dp.safetensors\nparams save dp_params.safetensors\n"),
+        &format!("parallel dp=2 timeout=60\n{setup}train step 1 warmup=0 seed=4 {settings}\ncheckpoint save dp.safetensors\nparams save dp_params.safetensors\n"),
     );
     succeeded(&parallel);
     assert!(!parallel.stderr.contains("warning"), "no rank reported an error:\n{}", parallel.stderr);
@@ -113,8 +113,21 @@ fn a_dp2_step_equals_one_process_accumulating_both_examples() {
     assert_eq!(single.len(), parallel.len());
     for ((name, a), (other, b)) in single.iter().zip(&parallel) {
         assert_eq!(name, other);
-        assert!(a.equal(b), "{name} differs between the dp=2 step and the accumulated step");
+        assert!(a.equal(b), "{name} differs between the dp=2 step and the accumulated step ({settings})");
     }
+}
+
+/// AlphaFold's clipping of each example's gradient: the reduction runs after the backward pass.
+#[test]
+fn a_dp2_step_equals_one_process_accumulating_both_examples() {
+    dp2_step_equals_one_process_accumulating_both_examples("");
+}
+
+/// The average clipped as a whole (`clip=batch`): the reduction overlaps the last backward
+/// pass on every rank.
+#[test]
+fn a_batch_clipped_dp2_step_equals_one_process_accumulating_both_examples() {
+    dp2_step_equals_one_process_accumulating_both_examples("clip=batch");
 }
 
 /// A REPL on pipes: lines go in as they are written, everything it prints is collected.

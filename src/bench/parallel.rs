@@ -13,6 +13,12 @@
 //! CUDA devices) is skipped. When a layout has branch parallelism every layout runs HelixFold's
 //! parallel Evoformer (`outer_product_mean=end`), whose branches BP overlaps, so that the rows
 //! compare one network.
+//!
+//! `reductions` compares the two ways of launching the data-parallel all-reduce
+//! (`crate::parallel::data_parallel`): every row then clips the step's averaged gradient
+//! (`train clip=batch`, without which no reduction can overlap the backward pass), and each
+//! layout with `dp > 1` runs once per reduction, as rows `DPxDAPxBP/after` (`overlap=false`)
+//! and `DPxDAPxBP/overlapped`.
 use super::infer::median;
 use crate::memory::{peak_rss_bytes, peak_rss_bytes_of, reset_peak_rss};
 use crate::parallel::layout::ParallelLayout;
@@ -35,6 +41,43 @@ pub struct ParallelBench {
     pub steps: usize,
     /// Seconds for the workers to start and for a collective.
     pub timeout_seconds: u64,
+    /// The data-parallel reductions to compare; empty: AlphaFold's per-example clipping, whose
+    /// reduction runs after the backward pass.
+    pub reductions: Vec<Reduction>,
+}
+
+/// When a data-parallel step all-reduces its gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    /// After the last backward pass (`train overlap=false`).
+    After,
+    /// During the last backward pass (`train overlap=true`).
+    Overlapped,
+}
+
+impl Reduction {
+    pub fn parse(word: &str) -> Result<Self> {
+        match word.trim() {
+            "after" => Ok(Self::After),
+            "overlapped" => Ok(Self::Overlapped),
+            other => bail!("reduction '{other}': expected after or overlapped"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::After => "after",
+            Self::Overlapped => "overlapped",
+        }
+    }
+
+    /// The `train` settings that select it.
+    fn train_settings(self) -> &'static str {
+        match self {
+            Self::After => "clip=batch overlap=false",
+            Self::Overlapped => "clip=batch overlap=true",
+        }
+    }
 }
 
 /// How one layout went.
@@ -54,10 +97,20 @@ pub enum LayoutOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayoutResult {
     pub layout: ParallelLayout,
+    /// The reduction compared on this row (`None`: not a comparison row).
+    pub reduction: Option<Reduction>,
     pub outcome: LayoutOutcome,
 }
 
 impl LayoutResult {
+    /// `2x1x1`, or `2x1x1/overlapped` on a comparison row.
+    fn name(&self) -> String {
+        match self.reduction {
+            Some(reduction) => format!("{}/{}", layout_name(&self.layout), reduction.name()),
+            None => layout_name(&self.layout),
+        }
+    }
+
     pub fn seconds_per_step(&self) -> Option<f64> {
         match &self.outcome {
             LayoutOutcome::Measured { step_seconds, .. } => Some(median(step_seconds)),
@@ -101,19 +154,34 @@ pub fn bench_parallel(bench: &ParallelBench) -> Result<Vec<LayoutResult>> {
         bail!("--layouts names no layout");
     }
     let (available, what) = capacity(&bench.device);
-    bench
-        .layouts
-        .iter()
-        .map(|&layout| {
-            let ranks = usize::try_from(layout.world_size())?;
-            let outcome = if ranks > available {
-                LayoutOutcome::Skipped(format!("needs {ranks} {what}, this machine has {available}"))
-            } else {
-                run_layout(bench, layout).with_context(|| format!("layout {}", layout_name(&layout)))?
-            };
-            Ok(LayoutResult { layout, outcome })
-        })
-        .collect()
+    let rows = bench.layouts.iter().flat_map(|&layout| {
+        let compared: Vec<Option<Reduction>> = if layout.dp > 1 && !bench.reductions.is_empty() {
+            bench.reductions.iter().copied().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        compared.into_iter().map(move |reduction| (layout, reduction))
+    });
+    rows.map(|(layout, reduction)| {
+        let ranks = usize::try_from(layout.world_size())?;
+        let outcome = if ranks > available {
+            LayoutOutcome::Skipped(format!("needs {ranks} {what}, this machine has {available}"))
+        } else {
+            run_layout(bench, layout, reduction).with_context(|| format!("layout {}", layout_name(&layout)))?
+        };
+        Ok(LayoutResult { layout, reduction, outcome })
+    })
+    .collect()
+}
+
+/// The `train` settings of a row: the compared reduction's, batch clipping on every row of a
+/// comparison, AlphaFold's defaults otherwise.
+fn train_settings(bench: &ParallelBench, reduction: Option<Reduction>) -> &'static str {
+    match (reduction, bench.reductions.is_empty()) {
+        (Some(reduction), _) => reduction.train_settings(),
+        (None, false) => "clip=batch",
+        (None, true) => "",
+    }
 }
 
 /// Runs `line` in `session`; its error names the command.
@@ -130,7 +198,7 @@ fn block_order(bench: &ParallelBench) -> &'static str {
     }
 }
 
-fn run_layout(bench: &ParallelBench, layout: ParallelLayout) -> Result<LayoutOutcome> {
+fn run_layout(bench: &ParallelBench, layout: ParallelLayout, reduction: Option<Reduction>) -> Result<LayoutOutcome> {
     reset_peak_rss()?;
     let mut session = Session::new();
     execute(
@@ -148,7 +216,7 @@ fn run_layout(bench: &ParallelBench, layout: ParallelLayout) -> Result<LayoutOut
     for line in &setup {
         execute(&mut session, line)?;
     }
-    execute(&mut session, "train step 1 warmup=0 max_recycle=0 structure=bench")?;
+    execute(&mut session, &format!("train step 1 warmup=0 max_recycle=0 structure=bench {}", train_settings(bench, reduction)))?;
     execute(&mut session, &format!("train step {}", bench.steps))?;
     let history = &session.model().training.as_ref().context("the session kept no training run")?.history;
     // The first report is the warm-up step's.
@@ -171,24 +239,26 @@ fn run_layout(bench: &ParallelBench, layout: ParallelLayout) -> Result<LayoutOut
 pub fn to_text(bench: &ParallelBench, results: &[LayoutResult]) -> String {
     let baseline = results.iter().find(|r| r.layout == ParallelLayout::default()).and_then(LayoutResult::seconds_per_step);
     let mut text = format!(
-        "preset {} (outer_product_mean={}), {} on {}, {} timed step(s) per layout, median of rank 0\n",
+        "preset {} (outer_product_mean={}), {} on {}, {} timed step(s) per layout, median of rank 0{}\n",
         bench.preset,
         block_order(bench),
         bench.structure.display(),
         bench.device,
-        bench.steps
+        bench.steps,
+        if bench.reductions.is_empty() { "" } else { ", clip=batch" }
     );
-    text.push_str(&format!("{:<8} {:>5} {:>10} {:>14} {:>10}\n", "layout", "ranks", "s/step", "peak MiB/rank", "vs 1x1x1"));
+    let width = results.iter().map(|result| result.name().len()).max().unwrap_or(0).max(8);
+    text.push_str(&format!("{:<width$} {:>5} {:>10} {:>14} {:>10}\n", "layout", "ranks", "s/step", "peak MiB/rank", "vs 1x1x1"));
     for result in results {
-        let name = layout_name(&result.layout);
+        let name = result.name();
         let ranks = result.layout.world_size();
         match &result.outcome {
             LayoutOutcome::Measured { peak_mib_per_rank, .. } => {
                 let seconds = result.seconds_per_step().unwrap_or(f64::NAN);
                 let ratio = baseline.map_or_else(|| "-".to_string(), |b| format!("{:.2}x", seconds / b));
-                text.push_str(&format!("{name:<8} {ranks:>5} {seconds:>10.3} {peak_mib_per_rank:>14.0} {ratio:>10}\n"));
+                text.push_str(&format!("{name:<width$} {ranks:>5} {seconds:>10.3} {peak_mib_per_rank:>14.0} {ratio:>10}\n"));
             }
-            LayoutOutcome::Skipped(why) => text.push_str(&format!("{name:<8} {ranks:>5} skipped: {why}\n")),
+            LayoutOutcome::Skipped(why) => text.push_str(&format!("{name:<width$} {ranks:>5} skipped: {why}\n")),
         }
     }
     text
@@ -218,19 +288,52 @@ mod tests {
             crop: None,
             steps: 2,
             timeout_seconds: 10,
+            reductions: Vec::new(),
         };
         let measured = |dp, seconds: f64| LayoutResult {
             layout: ParallelLayout::new(dp, 1, 1).unwrap(),
+            reduction: None,
             outcome: LayoutOutcome::Measured { step_seconds: vec![seconds, seconds * 3.0, seconds], peak_mib_per_rank: 100.0 },
         };
         let results = [
             measured(1, 2.0),
             measured(2, 3.0),
-            LayoutResult { layout: ParallelLayout::new(4, 1, 1).unwrap(), outcome: LayoutOutcome::Skipped("needs 4 cores".into()) },
+            LayoutResult { layout: ParallelLayout::new(4, 1, 1).unwrap(), reduction: None, outcome: LayoutOutcome::Skipped("needs 4 cores".into()) },
         ];
         let text = to_text(&bench, &results);
         // Medians 2 s and 3 s: 3 / 2 = 1.50.
         assert!(text.contains("2x1x1        2      3.000            100      1.50x"), "{text}");
         assert!(text.contains("4x1x1        4 skipped: needs 4 cores"), "{text}");
+    }
+
+    /// Comparison rows carry their reduction in the name, the columns widen to fit, and every
+    /// row of a comparison clips the step's average (the rows train alike).
+    #[test]
+    fn comparison_rows_name_their_reduction() {
+        assert_eq!(Reduction::parse("overlapped").unwrap(), Reduction::Overlapped);
+        assert!(Reduction::parse("during").unwrap_err().to_string().contains("after or overlapped"));
+        let bench = ParallelBench {
+            layouts: Vec::new(),
+            preset: "tiny".into(),
+            structure: PathBuf::from("x.pdb"),
+            msas: Vec::new(),
+            device: "cpu".into(),
+            crop: None,
+            steps: 1,
+            timeout_seconds: 10,
+            reductions: vec![Reduction::After, Reduction::Overlapped],
+        };
+        assert_eq!(train_settings(&bench, None), "clip=batch");
+        assert_eq!(train_settings(&bench, Some(Reduction::Overlapped)), "clip=batch overlap=true");
+        let row = |dp, reduction, seconds| LayoutResult {
+            layout: ParallelLayout::new(dp, 1, 1).unwrap(),
+            reduction,
+            outcome: LayoutOutcome::Measured { step_seconds: vec![seconds], peak_mib_per_rank: 10.0 },
+        };
+        let text = to_text(&bench, &[row(1, None, 2.0), row(2, Some(Reduction::After), 3.0), row(2, Some(Reduction::Overlapped), 2.5)]);
+        assert!(text.contains(", clip=batch\n"), "{text}");
+        // 2.5 / 2 = 1.25.
+        assert!(text.contains("2x1x1/overlapped     2      2.500             10      1.25x"), "{text}");
+        assert!(text.contains("1x1x1                1      2.000"), "{text}");
     }
 }

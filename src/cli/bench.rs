@@ -1,7 +1,7 @@
 //! `helixfold bench infer|train|parallel|plot [...]`: speed and memory benchmarks; the work is
 //! [`crate::bench`] and [`crate::plot::bench`].
 use crate::bench::infer::InferBench;
-use crate::bench::parallel::{bench_parallel, parse_layout, ParallelBench};
+use crate::bench::parallel::{bench_parallel, parse_layout, ParallelBench, Reduction};
 use crate::bench::reference::JaxReference;
 use crate::bench::synthetic::BatchShape;
 use crate::bench::bench_inference;
@@ -106,6 +106,11 @@ pub struct ParallelArgs {
     /// Seconds for the workers to start and for each collective.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Compare data-parallel gradient reductions, comma-separated: `after` the last backward
+    /// pass, `overlapped` with it. Every row then clips the step's averaged gradient
+    /// (clip=batch) and each dp>1 layout runs once per reduction.
+    #[arg(long, value_delimiter = ',')]
+    pub reductions: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -178,6 +183,7 @@ fn parallel(args: &ParallelArgs) -> Result<()> {
         crop: args.crop,
         steps: args.steps,
         timeout_seconds: args.timeout,
+        reductions: args.reductions.iter().map(|word| Reduction::parse(word)).collect::<Result<Vec<_>>>()?,
     };
     let results = bench_parallel(&bench)?;
     print!("{}", crate::bench::parallel::to_text(&bench, &results));

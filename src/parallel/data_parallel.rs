@@ -6,14 +6,26 @@
 //! Unlike HelixFold's per-parameter all-reduce, the gradient here is the trainer's flat
 //! `[P]` buffer ([`crate::train::flat_parameters::FlatParameters::flat_gradient`]), reduced in
 //! contiguous buckets (PyTorch DDP's 25 MiB default) that are all in flight at once, so Gloo
-//! overlaps the buckets' transfers with each other. The flat gradient exists only after the
-//! backward pass, so communication does not overlap the backward computation itself.
+//! overlaps the buckets' transfers with each other. Two ways to launch them:
+//! - after the backward pass ([`DataParallel::average_gradient`]), the only way when each
+//!   example's gradient is clipped on its own (AlphaFold, Suppl. 1.11.3): a rank's clip scale
+//!   is known only once its last backward pass has finished;
+//! - during the last backward pass of a step ([`DataParallel::start_overlapped_average`],
+//!   [`OverlappedAverage`]), as PyTorch DDP does: hooks on the gradient accumulators launch
+//!   each bucket once its gradients exist, so communication overlaps the backward computation.
+//!   The trainer uses it when the step's gradient is clipped as a whole after the average
+//!   (HelixFold and OpenFold) or not at all, and its backward pass is one call: not with
+//!   recomputation (the tape replays blocks in backward calls of their own) nor under DAP or BP
+//!   (the gradient is summed over those groups after the pass), which fall back to the
+//!   post-backward reduction. Both give the same bits.
 //!
 //! Gloo reduces CPU tensors: values on a CUDA device cross through host memory.
 //!
 //! Sharding: a step over `k` examples per rank consumes `dp · k` examples of the stream, and
 //! rank `r` takes the block `r·k..(r+1)·k`; with the per-example random streams seeded by that
 //! global index, a DP step equals one process accumulating all `dp · k` examples.
+use super::gradient_buckets::bucket_ranges;
+use super::overlapped_reduction::OverlappedAverage;
 use super::process_group::{PendingWork, ProcessGroup, ReduceOp};
 use anyhow::{Context, Result};
 use std::ops::Range;
@@ -61,18 +73,16 @@ impl DataParallel {
         Ok(first.to_device(values.device()))
     }
 
-    /// `gradient` `[P]` averaged over the DP group, reduced in contiguous buckets.
+    /// `gradient` `[P]` averaged over the DP group, reduced in contiguous buckets after the
+    /// backward pass that produced it.
     pub fn average_gradient(&self, gradient: &Tensor) -> Result<Tensor> {
         let total = gradient.size().first().copied().unwrap_or(0);
         let device = gradient.device();
         let flat = gradient.reshape([-1]).to_device(Device::Cpu);
-        let mut pending: Vec<PendingWork> = Vec::new();
-        let mut start = 0;
-        while start < total {
-            let length = self.bucket_elements.min(total - start);
-            pending.push(self.group.all_reduce_async(&flat.narrow(0, start, length), ReduceOp::Average)?);
-            start += length;
-        }
+        let pending = bucket_ranges(total, self.bucket_elements)
+            .into_iter()
+            .map(|bucket| self.group.all_reduce_async(&flat.narrow(0, bucket.start, bucket.end - bucket.start), ReduceOp::Average))
+            .collect::<Result<Vec<PendingWork>>>()?;
         let buckets = pending
             .into_iter()
             .enumerate()
@@ -80,6 +90,14 @@ impl DataParallel {
             .collect::<Result<Vec<_>>>()?;
         let averaged = if buckets.is_empty() { flat } else { Tensor::cat(&buckets, 0) };
         Ok(averaged.to_device(device))
+    }
+
+    /// Arms the average of `(earlier + g) / examples` over the group, where `g` is the gradient
+    /// `[P]` of `variables` (each with its offset in `[P]`) that the next backward pass
+    /// produces, reduced in the same buckets as [`DataParallel::average_gradient`] while the
+    /// pass runs ([`OverlappedAverage`]); call [`OverlappedAverage::finish`] after the pass.
+    pub fn start_overlapped_average(&self, variables: Vec<(Tensor, i64)>, earlier: &Tensor, examples: f64) -> Result<OverlappedAverage> {
+        OverlappedAverage::start(Arc::clone(&self.group), self.bucket_elements, variables, earlier, examples)
     }
 
     /// This rank's examples of a step that starts at stream position `step_start` and gives

@@ -106,3 +106,34 @@ macro_rules! c10d_call {
     }};
 }
 pub(crate) use c10d_call;
+
+/// `grad_hooks.cpp`: post-hooks on autograd's gradient accumulators (see
+/// [`crate::parallel::grad_hooks`]). Its errors are freed with `hf_c10d_free_string` through
+/// [`check`], as the shim's are.
+#[cfg(not(helixfold_no_gloo))]
+mod grad_hooks_shim {
+    use std::ffi::{c_char, c_void};
+    use torch_sys::C_tensor;
+
+    /// An installed set of hooks, owned by `grad_hooks.cpp`.
+    #[repr(C)]
+    pub struct GradHooksHandle {
+        _private: [u8; 0],
+    }
+
+    /// What a hook calls: the user data given at installation and the variable's index.
+    pub type GradientReady = extern "C" fn(user_data: *mut c_void, index: i64);
+
+    extern "C" {
+        pub fn hf_grad_hooks_install(
+            variables: *const *const C_tensor,
+            count: i64,
+            ready: GradientReady,
+            user_data: *mut c_void,
+            out: *mut *mut GradHooksHandle,
+        ) -> *mut c_char;
+        pub fn hf_grad_hooks_remove(hooks: *mut GradHooksHandle) -> *mut c_char;
+    }
+}
+#[cfg(not(helixfold_no_gloo))]
+pub use grad_hooks_shim::*;

@@ -5,9 +5,12 @@
 pub mod autograd;
 pub mod data_parallel;
 mod ffi;
+pub mod grad_hooks;
+pub mod gradient_buckets;
 pub mod groups;
 pub mod layout;
 pub mod local_workers;
+pub mod overlapped_reduction;
 pub mod process_group;
 pub mod sharding;
 pub mod workers;

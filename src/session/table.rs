@@ -292,8 +292,9 @@ pub static COMMANDS: &[CommandSpec] = &[
                   AlphaFold's training step (Jumper et al. (2021) Suppl. Alg. 31):\n\
                   random recycles, every loss term, Adam with warm-up, clipping at 0.1 and a weight average. `train step [N]`, `train for 5m`, `train until loss<1.5`\n\
                   (or a loss term, e.g. `until fape<0.5`, at most max_steps=); progress after every step, and an interrupt stops at the next step boundary.\n\
-                  The first `train` starts a run with lr=, warmup=, max_recycle=, seed=, accumulation= and structure=; later ones continue it (`train reset` starts over).\n\
+                  The first `train` starts a run with lr=, warmup=, max_recycle=, seed=, accumulation=, clip=, overlap= and structure=; later ones continue it (`train reset` starts over).\n\
                   Under `parallel dp=N` every rank steps on its own examples and the gradients are averaged: one step equals one process accumulating N·accumulation examples.\n\
+                  With clip=batch the average is clipped as a whole, and its all-reduce overlaps the last example's backward pass (overlap=false: after it; same result).\n\
                   The trained weights go back into the session's network after every command, for `infer`, `eval` and `params save`.",
         args: &[
             ArgSpec { name: "action", kind: ArgKind::Choice(commands::training::ACTIONS), positional: true, required: true, help: "step, for, until or reset" },
@@ -305,8 +306,10 @@ pub static COMMANDS: &[CommandSpec] = &[
             ArgSpec { name: "seed", kind: ArgKind::Int { min: 0, max: i64::MAX }, positional: false, required: false, help: "seed of the run's random draws" },
             ArgSpec { name: "max_steps", kind: ArgKind::Int { min: 1, max: 100_000_000 }, positional: false, required: false, help: "most steps `until` takes (default 10000)" },
             ArgSpec { name: "accumulation", kind: ArgKind::Int { min: 1, max: 1024 }, positional: false, required: false, help: "examples whose gradients make one step (per rank; default 1)" },
+            ArgSpec { name: "clip", kind: ArgKind::Choice(crate::train::trainer::ClipScope::NAMES), positional: false, required: false, help: "clip each example's gradient (AlphaFold, default) or the step's averaged gradient (batch: HelixFold, OpenFold)" },
+            flag("overlap", "under parallel dp=N, all-reduce gradients during the last backward pass where the step allows it (default true; needs clip=batch)"),
         ],
-        examples: &["train step", "train step 20 lr=0.001 warmup=10", "train for 5m", "train until loss<2.0 max_steps=500", "train reset"],
+        examples: &["train step", "train step 20 lr=0.001 warmup=10", "train step clip=batch", "train for 5m", "train until loss<2.0 max_steps=500", "train reset"],
         run: commands::training::train,
     },
     CommandSpec {

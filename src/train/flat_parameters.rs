@@ -71,6 +71,11 @@ impl FlatParameters {
         &self.slots
     }
 
+    /// The variables, in slot order (handles sharing the model's).
+    pub fn variables(&self) -> &[Tensor] {
+        &self.variables
+    }
+
     /// Number of scalar parameters.
     pub fn numel(&self) -> i64 {
         self.values.size()[0]

@@ -7,7 +7,8 @@
 //! loss is back-propagated through the last iteration, and the example's gradient is clipped to
 //! global norm 0.1 (AlphaFold clips every example's gradient before averaging over the batch).
 //! The mean clipped gradient then drives Adam at the schedule's rate, and the weight average
-//! follows the new weights.
+//! follows the new weights. [`ClipScope::Batch`] clips the step's mean gradient instead, after
+//! the data-parallel average (HelixFold, OpenFold).
 //!
 //! Randomness is a function of `(seed, step, example)`: the recycles, the FAPE clamping and
 //! libtorch's generator (dropout) are re-seeded from it before each example, so a run resumed
@@ -18,6 +19,9 @@
 //! own examples, numbered by their index in the whole step (rank `r` of a step with `k`
 //! examples per rank has examples `r·k..(r+1)·k`), and the mean clipped gradient is averaged
 //! over the ranks before Adam; the step then equals one process accumulating all of them.
+//! Without per-example clipping, the average of the step's gradient (the earlier examples' sum
+//! plus the last example's gradient) is all-reduced while the last backward pass runs
+//! ([`crate::parallel::overlapped_reduction`]), with the same result.
 //!
 //! Dynamic axial parallelism ([`Trainer::set_sharding`]): the ranks of a DAP group step on the
 //! same examples with the same random streams; each forward pass runs under
@@ -57,6 +61,38 @@ use tch::{nn, Device, Kind, Tensor};
 /// (`process_training_features`, as tensors on the training device).
 pub type Batch = BTreeMap<String, Tensor>;
 
+/// Where the gradient is clipped to `clip_norm`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipScope {
+    /// Each example's gradient, before the examples and the ranks are averaged (AlphaFold,
+    /// Jumper et al. (2021) Suppl. 1.11.3).
+    #[default]
+    Example,
+    /// The step's gradient, averaged over its examples and the data-parallel ranks, by its
+    /// global norm (HelixFold's `train.py`: `dp.grad_sync` then Adam's `ClipGradByGlobalNorm`;
+    /// OpenFold's `gradient_clip_val`). Lets the data-parallel reduction overlap the last
+    /// backward pass.
+    Batch,
+}
+
+impl ClipScope {
+    /// The words the session's `clip=` takes.
+    pub const NAMES: &'static [&'static str] = &["example", "batch"];
+
+    pub fn parse(word: &str) -> Result<Self> {
+        match word {
+            "example" => Ok(Self::Example),
+            "batch" => Ok(Self::Batch),
+            other => bail!("clip scope '{other}': expected example or batch"),
+        }
+    }
+}
+
+fn overlap_by_default() -> bool {
+    true
+}
+
 /// How to train (AlphaFold's initial-training settings by default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -66,8 +102,16 @@ pub struct TrainConfig {
     pub max_recycle: i64,
     pub schedule: LearningRateSchedule,
     pub adam: AdamConfig,
-    /// Global-norm clip of each example's gradient; `None` leaves gradients as they are.
+    /// Global-norm clip of the gradient (see `clip_scope`); `None` leaves gradients as they are.
     pub clip_norm: Option<f64>,
+    /// Whether `clip_norm` applies to each example or to the step's averaged gradient.
+    #[serde(default)]
+    pub clip_scope: ClipScope,
+    /// Under data parallelism, all-reduce the last example's gradient while its backward pass
+    /// runs where the step allows it ([`crate::parallel::data_parallel`]); `false` always
+    /// reduces after the pass. The result is the same either way.
+    #[serde(default = "overlap_by_default")]
+    pub overlap_reduction: bool,
     pub ema: EmaConfig,
     /// Examples whose gradients are averaged into one update.
     pub accumulation: usize,
@@ -87,6 +131,8 @@ impl TrainConfig {
             schedule: LearningRateSchedule::default(),
             adam: AdamConfig::default(),
             clip_norm: Some(0.1),
+            clip_scope: ClipScope::Example,
+            overlap_reduction: true,
             ema: EmaConfig::default(),
             accumulation: 1,
             clamped_fape_probability: 0.9,
@@ -104,7 +150,9 @@ pub struct StepReport {
     pub loss: f64,
     /// Each term ([`super::loss::LossTerms::terms`]), mean over the examples.
     pub terms: BTreeMap<String, f64>,
-    /// Global norm of the gradient before clipping, mean over the examples.
+    /// Global norm of the gradient before clipping: with [`ClipScope::Example`] the mean over
+    /// the examples of each one's norm, with [`ClipScope::Batch`] the norm of the step's
+    /// averaged gradient.
     pub grad_norm: f64,
     /// lDDT-Cα (0–1) of the step's predictions against their labels, mean over the examples
     /// ([`super::loss::LossTerms::lddt_ca`]).
@@ -296,6 +344,8 @@ impl Trainer {
             Some(group) => (group.rank() * batches.len(), group.degree()),
             None => (0, 1),
         };
+        let n = batches.len() as f64;
+        let mut overlapped: Option<Tensor> = None;
         for (index, batch) in batches.iter().enumerate() {
             let example = (first_example + index) as u64;
             let mut rng = StdRng::seed_from_u64(stream_seed(self.config.seed, self.step, example));
@@ -309,21 +359,34 @@ impl Trainer {
                 .unwrap_or(1);
             let num_recycle = draw_num_recycle(self.config.max_recycle.min(copies - 1), &mut rng);
             let use_clamped_fape = f64::from(u8::from(rng.gen::<f64>() < self.config.clamped_fape_probability));
+            let reduction = match self.overlapping_group() {
+                Some(group) if index + 1 == batches.len() => Some(group.start_overlapped_average(self.variables_at_offsets(), &gradient, n)?),
+                _ => None,
+            };
             let example_gradient = {
                 let _generator = lock_generator();
                 tch::manual_seed(torch_seed);
                 self.example_gradient(batch, num_recycle, use_clamped_fape, &runtime)
             };
+            let reduced = match (reduction, &example_gradient) {
+                (Some(reduction), Ok(_)) => Some(reduction.finish().context("data-parallel gradient, overlapped with the backward pass")),
+                _ => None,
+            };
             self.params.zero_grad();
             let (example_loss, example_terms, (example_lddt_ca, example_tm_score), example_gradient) = example_gradient?;
-            let norm = example_gradient.norm().double_value(&[]);
-            let scale = match self.config.clip_norm {
-                Some(clip) => (clip / (norm + 1e-6)).min(1.0),
-                None => 1.0,
+            overlapped = reduced.transpose()?;
+            let scale = match self.config.clip_scope {
+                ClipScope::Example => {
+                    let norm = example_gradient.norm().double_value(&[]);
+                    grad_norm += norm;
+                    clip_scale(self.config.clip_norm, norm)
+                }
+                ClipScope::Batch => 1.0,
             };
-            gradient += example_gradient * scale;
+            if overlapped.is_none() {
+                gradient += example_gradient * scale;
+            }
             loss += example_loss;
-            grad_norm += norm;
             lddt_ca += example_lddt_ca;
             tm_score += example_tm_score;
             for (name, value) in example_terms {
@@ -331,10 +394,17 @@ impl Trainer {
             }
             recycles.push(num_recycle);
         }
-        let n = batches.len() as f64;
-        let gradient = match &self.data_parallel {
-            Some(group) => group.average_gradient(&(gradient / n)).context("data-parallel gradient")?,
-            None => gradient / n,
+        let gradient = match (overlapped, &self.data_parallel) {
+            (Some(averaged), _) => averaged,
+            (None, Some(group)) => group.average_gradient(&(gradient / n)).context("data-parallel gradient")?,
+            (None, None) => gradient / n,
+        };
+        let (gradient, grad_norm) = match self.config.clip_scope {
+            ClipScope::Example => (gradient, grad_norm / n),
+            ClipScope::Batch => {
+                let norm = gradient.norm().double_value(&[]);
+                (gradient * clip_scale(self.config.clip_norm, norm), norm)
+            }
         };
         self.adam.update(&self.params.values, &gradient, lr);
         self.ema.update(&self.params.values);
@@ -342,7 +412,7 @@ impl Trainer {
             step: self.step,
             loss: loss / n,
             terms: terms.into_iter().map(|(k, v)| (k, v / n)).collect(),
-            grad_norm: grad_norm / n,
+            grad_norm,
             lddt_ca: lddt_ca / n,
             tm_score: tm_score / n,
             lr,
@@ -353,6 +423,21 @@ impl Trainer {
         self.step += 1;
         self.data_position += (batches.len() * ranks) as u64;
         Ok(report)
+    }
+
+    /// The DP group when a step's reduction can overlap its last backward pass: the gradient
+    /// is not clipped per example, and the pass is one backward call whose gradients are
+    /// final (no recomputation tape, no DAP/BP sums after it; see [`crate::parallel::data_parallel`]).
+    fn overlapping_group(&self) -> Option<&DataParallel> {
+        let clipped_per_example = self.config.clip_scope == ClipScope::Example && self.config.clip_norm.is_some();
+        let one_backward_call = !self.config.runtime.recompute && !self.sharding.is_sharded();
+        let group = self.data_parallel.as_ref()?;
+        (self.config.overlap_reduction && !clipped_per_example && one_backward_call).then_some(group)
+    }
+
+    /// The trainable variables with their offsets in the flat gradient.
+    fn variables_at_offsets(&self) -> Vec<(Tensor, i64)> {
+        self.params.variables().iter().zip(self.params.slots()).map(|(variable, slot)| (variable.shallow_clone(), slot.offset)).collect()
     }
 
     /// Loss, its terms, lDDT-Cα and TM-score, and the flat gradient `[P]` of one example.
@@ -453,6 +538,14 @@ pub(crate) struct TrainerState<'a> {
     pub data_position: &'a mut u64,
 }
 
+/// The factor that brings a gradient of global norm `norm` within `clip` (1 without a clip).
+fn clip_scale(clip: Option<f64>, norm: f64) -> f64 {
+    match clip {
+        Some(clip) => (clip / (norm + 1e-6)).min(1.0),
+        None => 1.0,
+    }
+}
+
 fn values(terms: &BTreeMap<String, Tensor>) -> BTreeMap<String, f64> {
     terms.iter().map(|(k, v)| (k.clone(), v.double_value(&[]))).collect()
 }
@@ -465,3 +558,27 @@ fn peak_memory_bytes(device: Device) -> Option<u64> {
         _ => crate::memory::peak_rss_bytes().ok(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every word of the session's `clip=` names a scope, and a configuration saved before the
+    /// scope and the overlap existed (a checkpoint's metadata) reads as AlphaFold's per-example
+    /// clipping with the overlap on.
+    #[test]
+    fn clip_scopes_parse_and_old_configurations_read_with_the_defaults() {
+        let scopes: Vec<ClipScope> = ClipScope::NAMES.iter().map(|word| ClipScope::parse(word).unwrap()).collect();
+        assert_eq!(scopes, [ClipScope::Example, ClipScope::Batch]);
+        assert!(ClipScope::parse("step").is_err());
+        let config = TrainConfig { clip_scope: ClipScope::Batch, overlap_reduction: false, ..TrainConfig::alphafold(&ModelConfig::tiny(), 3) };
+        let mut saved = serde_json::to_value(&config).unwrap();
+        let fields = saved.as_object_mut().unwrap();
+        assert_eq!(fields["clip_scope"], "batch");
+        fields.remove("clip_scope");
+        fields.remove("overlap_reduction");
+        let read: TrainConfig = serde_json::from_value(saved).unwrap();
+        assert_eq!(read, TrainConfig::alphafold(&ModelConfig::tiny(), 3));
+    }
+}
+

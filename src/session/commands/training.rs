@@ -6,7 +6,7 @@
 //!
 //! The first `train` starts a run from the session's parameters (`params init|load`) with
 //! AlphaFold's optimiser settings, or those given (`lr=`, `warmup=`, `max_recycle=`,
-//! `seed=`); later ones continue it. After every command the trained weights are copied back
+//! `seed=`, `accumulation=`, `clip=example|batch`, `overlap=`); later ones continue it. After every command the trained weights are copied back
 //! into the session's network, so `infer`, `eval` and `params save` see them. `model` and
 //! `params` start over.
 //!
@@ -31,7 +31,7 @@ use crate::session::output::Output;
 use crate::session::Session;
 use crate::train::batches::{example_from_protein, training_data_config, BatchSource, DatasetBatches, ExampleBatches};
 use crate::train::schedule::LearningRateSchedule;
-use crate::train::trainer::{StepReport, TrainConfig, Trainer};
+use crate::train::trainer::{ClipScope, StepReport, TrainConfig, Trainer};
 use anyhow::{anyhow, bail, Context as _, Result};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -146,6 +146,8 @@ fn start_run(session: &Session, args: &Args) -> Result<TrainingRun> {
     let train_config = TrainConfig {
         max_recycle: args.int("max_recycle").unwrap_or(defaults.max_recycle),
         accumulation: args.int("accumulation").map_or(Ok(defaults.accumulation), usize::try_from).context("accumulation")?,
+        clip_scope: args.text("clip").map_or(Ok(defaults.clip_scope), ClipScope::parse)?,
+        overlap_reduction: args.flag("overlap").unwrap_or(defaults.overlap_reduction),
         schedule,
         runtime: RuntimeOptions { training: true, ..session.model.runtime },
         ..defaults
@@ -154,7 +156,7 @@ fn start_run(session: &Session, args: &Args) -> Result<TrainingRun> {
     Ok(TrainingRun { trainer, source, batches, history: Vec::new(), job: None })
 }
 
-const RUN_SETTINGS: &[&str] = &["structure", "lr", "warmup", "max_recycle", "seed", "accumulation"];
+const RUN_SETTINGS: &[&str] = &["structure", "lr", "warmup", "max_recycle", "seed", "accumulation", "clip", "overlap"];
 
 pub fn train(session: &mut Session, args: &Args, context: &mut Context) -> Result<Vec<Output>> {
     let action = args.text("action").ok_or_else(|| anyhow!("missing action"))?;
