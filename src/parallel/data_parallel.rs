@@ -9,7 +9,9 @@
 //! overlaps the buckets' transfers with each other. The flat gradient exists only after the
 //! backward pass, so communication does not overlap the backward computation itself.
 //!
-//! Gloo reduces CPU tensors: values on a CUDA device cross through host memory.
+//! The tensors go to the group's device ([`ProcessGroup::device`]): an NCCL group reduces them
+//! where they are, on the rank's GPU; Gloo reduces CPU tensors, so values on a CUDA device cross
+//! through host memory.
 //!
 //! Sharding: a step over `k` examples per rank consumes `dp · k` examples of the stream, and
 //! rank `r` takes the block `r·k..(r+1)·k`; with the per-example random streams seeded by that
@@ -18,7 +20,7 @@ use super::process_group::{PendingWork, ProcessGroup, ReduceOp};
 use anyhow::{Context, Result};
 use std::ops::Range;
 use std::sync::Arc;
-use tch::{Device, Tensor};
+use tch::Tensor;
 
 /// Elements per gradient bucket: 25 MiB of fp32 (PyTorch DDP's `bucket_cap_mb` default).
 pub const DEFAULT_BUCKET_ELEMENTS: i64 = 25 * 1024 * 1024 / 4;
@@ -57,7 +59,7 @@ impl DataParallel {
 
     /// Rank 0's `values` (e.g. the flat parameters `[P]`), for every rank to start from.
     pub fn broadcast_from_first(&self, values: &Tensor) -> Result<Tensor> {
-        let first = self.group.broadcast(&values.to_device(Device::Cpu), 0).context("broadcasting rank 0's parameters")?;
+        let first = self.group.broadcast(&values.to_device(self.group.device()), 0).context("broadcasting rank 0's parameters")?;
         Ok(first.to_device(values.device()))
     }
 
@@ -65,7 +67,7 @@ impl DataParallel {
     pub fn average_gradient(&self, gradient: &Tensor) -> Result<Tensor> {
         let total = gradient.size().first().copied().unwrap_or(0);
         let device = gradient.device();
-        let flat = gradient.reshape([-1]).to_device(Device::Cpu);
+        let flat = gradient.reshape([-1]).to_device(self.group.device());
         let mut pending: Vec<PendingWork> = Vec::new();
         let mut start = 0;
         while start < total {
