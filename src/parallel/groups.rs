@@ -9,9 +9,10 @@
 //! share of the CPU cores) and who it is (host, process id) through the job's store, so that
 //! every rank knows the whole job ([`ParallelGroups::ranks`], `show parallel`).
 //!
-//! Backends: an axis group whose ranks all compute on CUDA devices runs on NCCL, GPU to GPU
-//! (as HelixFold's groups do); any other axis group, and the world group, which carries the
-//! job's control traffic (flags, counts), run on Gloo.
+//! Backends: an axis group whose ranks all compute on CUDA devices and can run NCCL runs on
+//! NCCL, GPU to GPU (as HelixFold's groups do); any other axis group, and the world group, which
+//! carries the job's control traffic (flags, counts), run on Gloo (tensors cross through host
+//! memory), so a build without the NCCL backend still runs on GPUs.
 use super::layout::{Axis, Coordinates, ParallelLayout};
 use super::sharding::ShardingGroups;
 use super::process_group::{Backend, ProcessGroup, ReduceOp, Store};
@@ -80,13 +81,18 @@ pub struct RankInfo {
     pub host: String,
     pub pid: u32,
     pub placement: Placement,
+    /// Whether this rank can run NCCL groups: it computes on a CUDA device and its build has
+    /// the NCCL backend, which loads ([`crate::parallel::nccl::available`]).
+    #[serde(default)]
+    pub nccl: bool,
 }
 
 impl RankInfo {
     /// This process as rank `rank`.
     pub fn here(rank: usize, placement: Placement) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "localhost".into(), |h| h.trim().to_string());
-        Self { rank, host, pid: std::process::id(), placement }
+        let nccl = matches!(placement, Placement::Cuda(_)) && super::nccl::available().is_ok();
+        Self { rank, host, pid: std::process::id(), placement, nccl }
     }
 }
 
@@ -205,16 +211,17 @@ impl ParallelGroups {
 }
 
 /// The backend of the axis group `members` (global ranks) as seen by member `rank`: NCCL on
-/// `rank`'s own device when every member computes on a CUDA device, Gloo otherwise. Every member
-/// reaches the same answer from the same [`RankInfo`]s.
+/// `rank`'s own device when every member computes on a CUDA device and can run NCCL, Gloo
+/// otherwise. Every member reaches the same answer from the same [`RankInfo`]s.
 pub fn axis_backend(ranks: &[RankInfo], members: &[usize], rank: usize) -> Result<Backend> {
-    let placement = |r: usize| ranks.get(r).map(|info| info.placement).with_context(|| format!("rank {r} has not described itself"));
+    let info = |r: usize| ranks.get(r).with_context(|| format!("rank {r} has not described itself"));
     for &member in members {
-        if !matches!(placement(member)?, Placement::Cuda(_)) {
+        let member = info(member)?;
+        if !(member.nccl && matches!(member.placement, Placement::Cuda(_))) {
             return Ok(Backend::Gloo);
         }
     }
-    Ok(match placement(rank)? {
+    Ok(match info(rank)?.placement {
         Placement::Cuda(device) => Backend::Nccl { device },
         Placement::Cpu { .. } => Backend::Gloo,
     })
@@ -239,14 +246,21 @@ mod tests {
     }
 
     #[test]
-    fn axis_groups_of_cuda_ranks_use_nccl_and_any_cpu_member_means_gloo() {
-        let info = |rank, placement| RankInfo { rank, host: "h".into(), pid: 1, placement };
+    fn axis_groups_of_nccl_capable_cuda_ranks_use_nccl_and_any_other_member_means_gloo() {
+        let info = |rank, placement, nccl| RankInfo { rank, host: "h".into(), pid: 1, placement, nccl };
         let cpu = Placement::Cpu { threads: 2 };
-        let ranks = [info(0, Placement::Cuda(0)), info(1, Placement::Cuda(1)), info(2, cpu), info(3, Placement::Cuda(0))];
+        let ranks = [
+            info(0, Placement::Cuda(0), true),
+            info(1, Placement::Cuda(1), true),
+            info(2, cpu, false),
+            info(3, Placement::Cuda(0), true),
+            info(4, Placement::Cuda(1), false),
+        ];
         assert_eq!(axis_backend(&ranks, &[0, 1], 1).unwrap(), Backend::Nccl { device: 1 });
         assert_eq!(axis_backend(&ranks, &[3], 3).unwrap(), Backend::Nccl { device: 0 });
         assert_eq!(axis_backend(&ranks, &[0, 2], 0).unwrap(), Backend::Gloo);
         assert_eq!(axis_backend(&ranks, &[2], 2).unwrap(), Backend::Gloo);
+        assert_eq!(axis_backend(&ranks, &[3, 4], 3).unwrap(), Backend::Gloo);
         let error = axis_backend(&ranks, &[0, 5], 0).unwrap_err().to_string();
         assert!(error.contains("rank 5"), "{error}");
     }

@@ -52,9 +52,9 @@ fn candidates(explicit: Option<OsString>, executable: Option<PathBuf>) -> Vec<Pa
     beside_executable.into_iter().chain(built_shim().map(Path::to_path_buf)).collect()
 }
 
-/// An NCCL group of `size` ranks meeting at `store`, this process being `rank` on CUDA device
-/// `device`. `timeout_ms` bounds the rendezvous and every collective.
-pub(super) fn create_group(store: *mut StoreHandle, rank: i32, size: i32, timeout_ms: i64, device: usize) -> Result<NonNull<GroupHandle>> {
+/// Whether this process can create NCCL groups: the build has the backend, CUDA is available
+/// and the library loads. The error says what is missing.
+pub fn available() -> Result<()> {
     if let Some(missing) = missing_from_build() {
         bail!("this helixfold was built without the NCCL backend ({missing})");
     }
@@ -63,6 +63,13 @@ pub(super) fn create_group(store: *mut StoreHandle, rank: i32, size: i32, timeou
             "the NCCL backend needs a CUDA device, and CUDA is not available here (no GPU, or libtorch_cuda.so and its NVIDIA libraries, NCCL's among them, are not installed: use TORCH_VARIANT=cuda)"
         );
     }
+    library::load().map(drop)
+}
+
+/// An NCCL group of `size` ranks meeting at `store`, this process being `rank` on CUDA device
+/// `device`. `timeout_ms` bounds the rendezvous and every collective.
+pub(super) fn create_group(store: *mut StoreHandle, rank: i32, size: i32, timeout_ms: i64, device: usize) -> Result<NonNull<GroupHandle>> {
+    available()?;
     let devices = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
     ensure!(device < devices, "the NCCL backend was asked for cuda:{device}, but this machine has {devices} CUDA device(s)");
     library::create_group(store, rank, size, timeout_ms, i32::try_from(device)?)
@@ -112,7 +119,7 @@ mod library {
     }
 
     /// Finds and opens the library, once per process.
-    fn create_function() -> Result<CreateGroup> {
+    pub(super) fn load() -> Result<CreateGroup> {
         static LOADED: OnceLock<std::result::Result<CreateGroup, String>> = OnceLock::new();
         let loaded = LOADED.get_or_init(|| {
             let candidates = shim_candidates();
@@ -122,11 +129,11 @@ mod library {
             };
             open(path, libc::RTLD_NOW | libc::RTLD_LOCAL).map_err(|error| format!("{error:#}"))
         });
-        loaded.as_ref().copied().map_err(|message| anyhow!("{message}"))
+        loaded.as_ref().copied().map_err(|message| anyhow!("loading the NCCL backend: {message}"))
     }
 
     pub(super) fn create_group(store: *mut StoreHandle, rank: i32, size: i32, timeout_ms: i64, device: i32) -> Result<NonNull<GroupHandle>> {
-        let create = create_function().context("loading the NCCL backend")?;
+        let create = load()?;
         let mut raw: *mut GroupHandle = ptr::null_mut();
         // SAFETY: a live store handle of the main shim, a valid out-pointer, and the signature
         // nccl_shim.cpp defines.
@@ -140,7 +147,11 @@ mod library {
     use super::{GroupHandle, StoreHandle};
     use std::ptr::NonNull;
 
-    /// Unreachable: [`super::create_group`] answers first with what the build is missing.
+    // Unreachable: [`super::available`] answers first with what the build is missing.
+    pub(super) fn load() -> anyhow::Result<()> {
+        anyhow::bail!("this helixfold was built without the NCCL backend")
+    }
+
     pub(super) fn create_group(_: *mut StoreHandle, _: i32, _: i32, _: i64, _: i32) -> anyhow::Result<NonNull<GroupHandle>> {
         anyhow::bail!("this helixfold was built without the NCCL backend")
     }
