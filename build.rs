@@ -13,10 +13,12 @@
 //!   OUT_DIR: PyTorch's ProcessGroupNCCL lives in libtorch_cuda.so, which the crate does not
 //!   link, so the crate opens this library at run time (`src/parallel/nccl.rs`) and learns its
 //!   path from `HELIXFOLD_NCCL_SHIM_BUILT`. It needs libtorch_cuda.so, the CUDA runtime's
-//!   headers (the `nvidia/cu13` wheel next to torch, or `CUDA_INCLUDE_DIR`) and `nccl.h`
-//!   (`NCCL_INCLUDE_DIR`, `.venv/nccl/include` from `scripts/fetch-nccl-header.sh`, or the
-//!   `nvidia/nccl` wheel of the CUDA set-up). Without one of them the `helixfold_no_nccl` cfg is
-//!   set and `HELIXFOLD_NCCL_MISSING` says what was missing, for the error NCCL requests get.
+//!   headers (the `nvidia/cu13` wheel next to torch, or `CUDA_INCLUDE_DIR`), `nccl.h`
+//!   (`NCCL_INCLUDE_DIR`, `.venv/nccl/include`, or the `nvidia/nccl` wheel of the CUDA set-up)
+//!   and the CUDA library headers libtorch's CUDA headers include (cuBLAS, cuSPARSE, cuSOLVER,
+//!   crt, nv: `scripts/fetch-nccl-header.sh` puts them and nccl.h in `.venv/nccl/include`).
+//!   Without libtorch_cuda.so or a header the `helixfold_no_nccl` cfg is set and
+//!   `HELIXFOLD_NCCL_MISSING` says what was missing, for the error NCCL requests get.
 use std::path::{Path, PathBuf};
 
 fn real_torch_lib_dir(link_dir: &Path) -> PathBuf {
@@ -106,10 +108,11 @@ fn compile_c10d_shim() -> bool {
 
 /// What the NCCL shim is compiled with.
 struct NcclInputs {
-    libtorch: PathBuf,
     torch_lib: PathBuf,
-    cuda_include: PathBuf,
-    nccl_include: PathBuf,
+    /// libtorch's, the CUDA runtime's, nccl.h's and `.venv/nccl/include` (the CUDA headers
+    /// that scripts/fetch-nccl-header.sh adds), in that order.
+    includes: Vec<PathBuf>,
+    nccl_header: PathBuf,
 }
 
 /// The NCCL shim's inputs, or what is missing.
@@ -135,7 +138,13 @@ fn nccl_inputs(gloo_built: bool) -> Result<NcclInputs, String> {
         env_dir("NCCL_INCLUDE_DIR").into_iter().chain([manifest.join(".venv/nccl/include"), site_nvidia.join("nccl/include")]),
     )
     .ok_or("nccl.h was not found: run scripts/fetch-nccl-header.sh (or set NCCL_INCLUDE_DIR), then touch build.rs")?;
-    Ok(NcclInputs { libtorch, torch_lib, cuda_include, nccl_include })
+    let fetched = manifest.join(".venv/nccl/include");
+    let mut includes = vec![libtorch.join("include"), libtorch.join("include/torch/csrc/api/include"), cuda_include];
+    includes.push(nccl_include.clone());
+    if fetched.is_dir() && fetched != nccl_include {
+        includes.push(fetched);
+    }
+    Ok(NcclInputs { torch_lib, includes, nccl_header: nccl_include.join("nccl.h") })
 }
 
 /// Compiles and links `libhelixfold_nccl.so` into OUT_DIR; returns its path.
@@ -149,10 +158,7 @@ fn link_nccl_shim(inputs: &NcclInputs) -> Result<PathBuf, String> {
         .args(["-shared", "-fPIC", "-fvisibility=hidden", "-std=c++17"])
         .arg(format!("-D_GLIBCXX_USE_CXX11_ABI={cxx11_abi}"))
         .args(["-DUSE_C10D_NCCL", "-DGLOG_USE_GLOG_EXPORT"])
-        .arg("-I").arg(inputs.libtorch.join("include"))
-        .arg("-I").arg(inputs.libtorch.join("include/torch/csrc/api/include"))
-        .arg("-I").arg(&inputs.cuda_include)
-        .arg("-I").arg(&inputs.nccl_include)
+        .args(inputs.includes.iter().map(|dir| format!("-I{}", dir.display())))
         .arg(NCCL_SHIM)
         .arg("-o").arg(&library)
         .arg(format!("-L{}", inputs.torch_lib.display()))
@@ -176,7 +182,7 @@ fn compile_nccl_shim(gloo_built: bool) {
     }
     let inputs = nccl_inputs(gloo_built);
     if let Ok(inputs) = &inputs {
-        println!("cargo:rerun-if-changed={}", inputs.nccl_include.join("nccl.h").display());
+        println!("cargo:rerun-if-changed={}", inputs.nccl_header.display());
     }
     match inputs.and_then(|inputs| link_nccl_shim(&inputs)) {
         Ok(library) => println!("cargo:rustc-env=HELIXFOLD_NCCL_SHIM_BUILT={}", library.display()),
