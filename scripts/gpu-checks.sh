@@ -8,8 +8,10 @@
 #
 # run: (1) the DeepMind parity tests on cuda (end-to-end model_1_ptm_small and every module
 # case that was carried), the memory techniques' gradient equivalence on cuda (fused attention
-# takes CUDA kernels there) and the multi-process Gloo tests (c10d shim against that machine's
-# libtorch), (2) `bench infer` for model_1 at 256 and 384 residues in fp32 and bf16,
+# takes CUDA kernels there), the multi-process Gloo tests (c10d shim against that machine's
+# libtorch) and the NCCL tests (libhelixfold_nccl.so next to the binaries: every collective of a
+# one-rank group on cuda:0, a job's axis groups on NCCL, and with two GPUs a two-rank DP
+# all-reduce), (2) `bench infer` for model_1 at 256 and 384 residues in fp32 and bf16,
 # (3) `bench train` step time and memory for initial_training (bf16, with and without
 # recompute, and with fused attention) and finetune (bf16, recompute) on 1psm padded to the
 # preset's crop, and `bench parallel` for the one-GPU layout (1x1x1, fp32, crop 128), (4) with
@@ -26,13 +28,23 @@ prepare() {
     local tests
     tests=$(cargo test --release --no-run --test parity_alphafold --test parity_modules --test memory_equivalence 2>&1 |
         sed -n 's/.*Executable .*(\(target\/release\/deps\/[^)]*\)).*/\1/p')
-    tests="$tests $(cargo test --release --no-run --test parallel_gloo 2>&1 |
+    tests="$tests $(cargo test --release --no-run --test parallel_gloo --test parallel_nccl 2>&1 |
         sed -n 's/.*Executable .*(\(target\/release\/deps\/[^)]*\)).*/\1/p')"
     rm -rf .gpu && mkdir -p .gpu/reference
     cp target/release/helixfold .gpu/
     for t in $tests; do cp "$t" ".gpu/$(basename "$t" | sed 's/-[0-9a-f]*$//')"; done
+    # The NCCL backend's library, found next to the binaries (src/parallel/nccl.rs).
+    local nccl
+    nccl=$(ls -t target/release/build/helixfold-*/out/libhelixfold_nccl.so 2>/dev/null | head -n 1)
+    if [ -n "$nccl" ]; then
+        cp "$nccl" .gpu/
+        strip .gpu/libhelixfold_nccl.so
+    else
+        echo "prepare: no libhelixfold_nccl.so (the build left NCCL out): the NCCL checks will fail" >&2
+    fi
     # Symbols are not needed there, and the carried folder must stay under 64 MiB.
-    strip .gpu/helixfold .gpu/parity_alphafold .gpu/parity_modules .gpu/memory_equivalence .gpu/parallel_gloo
+    strip .gpu/helixfold .gpu/parity_alphafold .gpu/parity_modules .gpu/memory_equivalence .gpu/parallel_gloo \
+        .gpu/parallel_nccl
     local root=${HELIXFOLD_REFERENCE:-target/reference}
     for case in model_1_ptm_small msa_row_attention_with_pair_bias msa_column_attention \
         msa_column_global_attention msa_transition outer_product_mean \
@@ -89,6 +101,7 @@ run() {
     step memory_equivalence 120 .gpu/memory_equivalence --test-threads 1
     unset HELIXFOLD_TEST_DEVICE
     step parallel_gloo 120 .gpu/parallel_gloo --test-threads 2 collectives a_rank_killed
+    step parallel_nccl 120 .gpu/parallel_nccl --include-ignored --test-threads 1
     local model_1=(--preset model_1 --msa 512 --extra-msa 5120 --templates 4 --device cuda --json "$json")
     for length in $([ "${SKIP_INFER:-}" ] || echo 256 384); do
         for precision in fp32 bf16; do

@@ -6,6 +6,7 @@
 #                      except the CUDA runtime and CUPTI, which libtorch_cpu.so links (~1.5 GB).
 #   TORCH_VARIANT=cuda the full wheel with every NVIDIA library (~4.6 GB); builds with
 #                      LIBTORCH_USE_PYTORCH=1.
+# Both fetch the headers the NCCL backend is compiled against (scripts/fetch-nccl-header.sh).
 # Idempotent: a second run only checks the stamp file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,4 +58,7 @@ for lib in libc10.so libtorch_cpu.so libgomp.so.1; do ln -s "$TORCH/lib/$lib" "$
 # The link view names libtorch_cpu as libtorch: libtorch.so itself only pulls in
 # libtorch_cuda.so, which the binary loads at run time when a GPU is asked for.
 ln -s "$TORCH/lib/libtorch_cpu.so" "$VIEW/lib/libtorch.so"
+# The headers of NCCL and of the CUDA libraries that build.rs compiles the NCCL process group
+# (src/parallel/nccl_shim.cpp) against; without them the build leaves NCCL out.
+scripts/fetch-nccl-header.sh
 touch "$STAMP"

@@ -30,7 +30,9 @@
 //! sum of the ranks' partial ones.
 //!
 //! The plain forms ([`split`], [`gather`], [`reduce_scatter`], [`all_to_all`]) move dimension
-//! `d` to the front for [`ProcessGroup`]'s dimension-0 collectives. A tape holds its groups by
+//! `d` to the front for [`ProcessGroup`]'s dimension-0 collectives, and the tensors to the
+//! group's device and back ([`ProcessGroup::device`]): through host memory for a Gloo group,
+//! nowhere for an NCCL group on the rank's own GPU. A tape holds its groups by
 //! `Arc`, so it can outlive the caller's borrows (e.g. in [`super::sharding`]'s thread-local).
 use super::process_group::{ProcessGroup, ReduceOp};
 use anyhow::{anyhow, ensure, Context, Result};
@@ -52,6 +54,17 @@ fn block_size(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<i64> {
     Ok(length / ranks)
 }
 
+/// `collective` of `tensor` moved to the group's device, brought back to `tensor`'s device.
+fn on_group_device(group: &ProcessGroup, tensor: &Tensor, collective: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let home = tensor.device();
+    Ok(collective(&tensor.to_device(group.device()))?.to_device(home))
+}
+
+/// The sum over ranks of `tensor` (any shape).
+fn sum_over_ranks(group: &ProcessGroup, tensor: &Tensor) -> Result<Tensor> {
+    on_group_device(group, tensor, |t| group.all_reduce(t, ReduceOp::Sum))
+}
+
 /// This rank's block of `tensor` along `dim` (`[.., D, ..]` → `[.., D/W, ..]`), no communication.
 pub fn split(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> {
     let dim = axis(tensor, dim)?;
@@ -62,7 +75,7 @@ pub fn split(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> 
 /// Every rank's `tensor` concatenated along `dim` in rank order (`[.., D, ..]` → `[.., W·D, ..]`).
 pub fn gather(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> {
     let dim = axis(tensor, dim)?;
-    let gathered = group.all_gather(&tensor.transpose(0, dim))?;
+    let gathered = on_group_device(group, &tensor.transpose(0, dim), |t| group.all_gather(t))?;
     Ok(gathered.transpose(0, dim).contiguous())
 }
 
@@ -70,7 +83,7 @@ pub fn gather(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor>
 pub fn reduce_scatter(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> {
     let dim = axis(tensor, dim)?;
     block_size(group, tensor, dim)?;
-    let reduced = group.reduce_scatter(&tensor.transpose(0, dim).contiguous(), ReduceOp::Sum)?;
+    let reduced = on_group_device(group, &tensor.transpose(0, dim).contiguous(), |t| group.reduce_scatter(t, ReduceOp::Sum))?;
     Ok(reduced.transpose(0, dim).contiguous())
 }
 
@@ -83,7 +96,7 @@ pub fn all_to_all(group: &ProcessGroup, tensor: &Tensor, in_dim: i64, out_dim: i
     block_size(group, tensor, in_dim)?;
     let blocks = tensor.chunk(group.size() as i64, in_dim);
     let stacked = Tensor::stack(&blocks, 0);
-    let received = group.all_to_all(&stacked)?;
+    let received = on_group_device(group, &stacked, |t| group.all_to_all(t))?;
     Ok(Tensor::cat(&received.unbind(0), out_dim))
 }
 
@@ -190,7 +203,7 @@ impl CommTape {
 
     /// FastFold's `reduce`: the sum over ranks; backward passes the gradient through.
     pub fn reduce(&mut self, group: &Arc<ProcessGroup>, input: &Tensor) -> Result<Tensor> {
-        let output = tch::no_grad(|| group.all_reduce(input, ReduceOp::Sum))?;
+        let output = tch::no_grad(|| sum_over_ranks(group, input))?;
         Ok(self.record(group, input, output, Dual::Identity))
     }
 
@@ -244,7 +257,7 @@ impl Collective {
             Dual::Split { dim } => split(group, &gradient, dim),
             Dual::ReduceScatter { dim } => reduce_scatter(group, &gradient, dim),
             Dual::Identity => Ok(gradient.shallow_clone()),
-            Dual::AllReduce => group.all_reduce(&gradient, ReduceOp::Sum),
+            Dual::AllReduce => sum_over_ranks(group, &gradient),
             Dual::AllToAll { in_dim, out_dim } => all_to_all(group, &gradient, out_dim, in_dim),
         })
         .context("the backward collective")?;

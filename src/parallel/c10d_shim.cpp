@@ -1,14 +1,18 @@
 // A C interface over PyTorch's own distributed runtime (c10d, libtorch_cpu.so): TCPStore for
 // rendezvous and ProcessGroupGloo for collectives on CPU tensors, the pieces torch.distributed
-// uses under `init_process_group(backend="gloo")`. Built by build.rs with the cc crate against
-// libtorch's headers and Debian's libgloo-dev headers; `src/parallel/ffi.rs` declares it.
+// uses under `init_process_group(backend="gloo")`, and the collectives of every group, Gloo's
+// and the ProcessGroupNCCL groups that `nccl_shim.cpp` (libhelixfold_nccl.so) creates. Built by
+// build.rs with the cc crate against libtorch's headers and Debian's libgloo-dev headers;
+// `src/parallel/ffi.rs` declares it, `c10d_handles.hpp` holds the handles and the error
+// convention.
 //
-// Conventions: every function but hf_c10d_free_string returns nullptr on success or a malloc'ed
-// error message that the caller frees with hf_c10d_free_string; no C++ exception crosses the
-// boundary. Tensors are `at::Tensor*` (tch's C_tensor); results are allocated here with
-// `new at::Tensor` and owned by the caller (tch's Tensor::from_ptr). A collective returns a Work
-// handle at once (Gloo runs it on its own threads); hf_c10d_work_wait blocks until it finishes,
-// fails, or the timeout passes.
+// Tensors are `at::Tensor*` (tch's C_tensor); results are allocated here with `new at::Tensor`
+// and owned by the caller (tch's Tensor::from_ptr). A collective returns a Work handle at once
+// (Gloo runs it on its own threads, NCCL on its own CUDA stream); hf_c10d_work_wait blocks the
+// calling thread until it finishes, fails, or the timeout passes, and for NCCL also makes the
+// current CUDA stream wait for the collective's stream, so the result is ready for both.
+#include "c10d_handles.hpp"
+
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -17,35 +21,21 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <string>
 #include <vector>
 
+using hf_c10d::guarded;
+
 namespace {
 
-char* copy_string(const std::string& text) {
-  char* out = static_cast<char*>(std::malloc(text.size() + 1));
-  if (out != nullptr) {
-    std::memcpy(out, text.c_str(), text.size() + 1);
+// Gloo runs dense contiguous CPU tensors, NCCL dense contiguous CUDA tensors.
+at::Tensor dense(const hf_c10d_group* group, const at::Tensor& tensor) {
+  if (group->takes_cuda) {
+    TORCH_CHECK(tensor.device().is_cuda(), "the NCCL backend takes CUDA tensors, got one on ", tensor.device());
+  } else {
+    TORCH_CHECK(tensor.device().is_cpu(), "the Gloo backend takes CPU tensors, got one on ", tensor.device(),
+                " (CUDA tensors need an NCCL group)");
   }
-  return out;
-}
-
-template <typename F>
-char* guarded(F&& body) {
-  try {
-    body();
-    return nullptr;
-  } catch (const std::exception& error) {
-    return copy_string(error.what());
-  } catch (...) {
-    return copy_string("unknown C++ exception in the c10d shim");
-  }
-}
-
-// Gloo runs dense contiguous CPU tensors only.
-at::Tensor dense(const at::Tensor& tensor) {
-  TORCH_CHECK(tensor.device().is_cpu(), "the Gloo backend takes CPU tensors, got one on ", tensor.device());
   return tensor.contiguous();
 }
 
@@ -63,21 +53,6 @@ c10d::ReduceOp reduce_op(int op) {
 }
 
 }  // namespace
-
-struct hf_c10d_store {
-  c10::intrusive_ptr<c10d::Store> store;
-};
-
-struct hf_c10d_group {
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> backend;
-  int size;
-};
-
-// A running collective and how to turn its buffers into the result once it has finished.
-struct hf_c10d_work {
-  c10::intrusive_ptr<c10d::Work> work;
-  std::function<at::Tensor()> result;
-};
 
 extern "C" {
 
@@ -151,13 +126,16 @@ char* hf_c10d_group_create_gloo(hf_c10d_store* store, int rank, int size, int64_
     options->devices.push_back(host.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
                                             : c10d::ProcessGroupGloo::createDeviceForHostname(host));
     auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store->store, rank, size, options);
-    *out = new hf_c10d_group{backend, size};
+    *out = new hf_c10d_group{backend, size, false};
   });
 }
 
+// Shuts the backend down before freeing it: ProcessGroupNCCL flushes and destroys its
+// communicators (its destructor would abort them and warn); Gloo has nothing to do.
 char* hf_c10d_group_destroy(hf_c10d_group* group) {
+  char* error = guarded([&] { group->backend->shutdown(); });
   delete group;
-  return nullptr;
+  return error;
 }
 
 char* hf_c10d_work_destroy(hf_c10d_work* work) {
@@ -177,7 +155,7 @@ char* hf_c10d_work_wait(hf_c10d_work* work, int64_t timeout_ms, at::Tensor** res
 // All-reduce of a copy of `input` (the input is left as it is).
 char* hf_c10d_all_reduce(hf_c10d_group* group, const at::Tensor* input, int op, hf_c10d_work** out) {
   return guarded([&] {
-    std::vector<at::Tensor> buffers{dense(*input).clone()};
+    std::vector<at::Tensor> buffers{dense(group, *input).clone()};
     c10d::AllreduceOptions options;
     options.reduceOp = reduce_op(op);
     auto work = group->backend->allreduce(buffers, options);
@@ -189,7 +167,7 @@ char* hf_c10d_all_reduce(hf_c10d_group* group, const at::Tensor* input, int op, 
 // `[world · d0, ...]`: every rank's `input` `[d0, ...]` concatenated along dim 0 in rank order.
 char* hf_c10d_all_gather(hf_c10d_group* group, const at::Tensor* input, hf_c10d_work** out) {
   return guarded([&] {
-    std::vector<at::Tensor> inputs{dense(*input)};
+    std::vector<at::Tensor> inputs{dense(group, *input)};
     std::vector<std::vector<at::Tensor>> outputs(1);
     for (int i = 0; i < group->size; ++i) {
       outputs[0].push_back(at::empty_like(inputs[0]));
@@ -204,7 +182,7 @@ char* hf_c10d_all_gather(hf_c10d_group* group, const at::Tensor* input, hf_c10d_
 // ranks of block r, `[d0, ...]`.
 char* hf_c10d_reduce_scatter(hf_c10d_group* group, const at::Tensor* input, int op, hf_c10d_work** out) {
   return guarded([&] {
-    at::Tensor whole = dense(*input);
+    at::Tensor whole = dense(group, *input);
     TORCH_CHECK(whole.dim() >= 1 && whole.size(0) % group->size == 0, "reduce_scatter: dim 0 of ", whole.sizes(),
                 " is not a multiple of the group size ", group->size);
     std::vector<std::vector<at::Tensor>> inputs(1);
@@ -224,7 +202,7 @@ char* hf_c10d_reduce_scatter(hf_c10d_group* group, const at::Tensor* input, int 
 // result's block i is what rank i sent here.
 char* hf_c10d_all_to_all(hf_c10d_group* group, const at::Tensor* input, hf_c10d_work** out) {
   return guarded([&] {
-    at::Tensor send = dense(*input);
+    at::Tensor send = dense(group, *input);
     TORCH_CHECK(send.dim() >= 1 && send.size(0) % group->size == 0, "all_to_all: dim 0 of ", send.sizes(),
                 " is not a multiple of the group size ", group->size);
     at::Tensor receive = at::empty_like(send);
@@ -238,7 +216,7 @@ char* hf_c10d_all_to_all(hf_c10d_group* group, const at::Tensor* input, hf_c10d_
 // Rank `root`'s `input` on every rank (a copy: the input is left as it is).
 char* hf_c10d_broadcast(hf_c10d_group* group, const at::Tensor* input, int root, hf_c10d_work** out) {
   return guarded([&] {
-    std::vector<at::Tensor> buffers{dense(*input).clone()};
+    std::vector<at::Tensor> buffers{dense(group, *input).clone()};
     c10d::BroadcastOptions options;
     options.rootRank = root;
     auto work = group->backend->broadcast(buffers, options);

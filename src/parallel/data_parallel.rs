@@ -19,7 +19,9 @@
 //!   (the gradient is summed over those groups after the pass), which fall back to the
 //!   post-backward reduction. Both give the same bits.
 //!
-//! Gloo reduces CPU tensors: values on a CUDA device cross through host memory.
+//! The tensors go to the group's device ([`ProcessGroup::device`]): an NCCL group reduces them
+//! where they are, on the rank's GPU; Gloo reduces CPU tensors, so values on a CUDA device cross
+//! through host memory.
 //!
 //! Sharding: a step over `k` examples per rank consumes `dp · k` examples of the stream, and
 //! rank `r` takes the block `r·k..(r+1)·k`; with the per-example random streams seeded by that
@@ -30,7 +32,7 @@ use super::process_group::{PendingWork, ProcessGroup, ReduceOp};
 use anyhow::{Context, Result};
 use std::ops::Range;
 use std::sync::Arc;
-use tch::{Device, Tensor};
+use tch::Tensor;
 
 /// Elements per gradient bucket: 25 MiB of fp32 (PyTorch DDP's `bucket_cap_mb` default).
 pub const DEFAULT_BUCKET_ELEMENTS: i64 = 25 * 1024 * 1024 / 4;
@@ -69,7 +71,7 @@ impl DataParallel {
 
     /// Rank 0's `values` (e.g. the flat parameters `[P]`), for every rank to start from.
     pub fn broadcast_from_first(&self, values: &Tensor) -> Result<Tensor> {
-        let first = self.group.broadcast(&values.to_device(Device::Cpu), 0).context("broadcasting rank 0's parameters")?;
+        let first = self.group.broadcast(&values.to_device(self.group.device()), 0).context("broadcasting rank 0's parameters")?;
         Ok(first.to_device(values.device()))
     }
 
@@ -78,7 +80,7 @@ impl DataParallel {
     pub fn average_gradient(&self, gradient: &Tensor) -> Result<Tensor> {
         let total = gradient.size().first().copied().unwrap_or(0);
         let device = gradient.device();
-        let flat = gradient.reshape([-1]).to_device(Device::Cpu);
+        let flat = gradient.reshape([-1]).to_device(self.group.device());
         let pending = bucket_ranges(total, self.bucket_elements)
             .into_iter()
             .map(|bucket| self.group.all_reduce_async(&flat.narrow(0, bucket.start, bucket.end - bucket.start), ReduceOp::Average))

@@ -8,6 +8,11 @@
 //! Each rank also says where it computes ([`Placement`]: one CUDA device per rank, or an equal
 //! share of the CPU cores) and who it is (host, process id) through the job's store, so that
 //! every rank knows the whole job ([`ParallelGroups::ranks`], `show parallel`).
+//!
+//! Backends: an axis group whose ranks all compute on CUDA devices and can run NCCL runs on
+//! NCCL, GPU to GPU (as HelixFold's groups do); any other axis group, and the world group, which
+//! carries the job's control traffic (flags, counts), run on Gloo (tensors cross through host
+//! memory), so a build without the NCCL backend still runs on GPUs.
 use super::layout::{Axis, Coordinates, ParallelLayout};
 use super::sharding::ShardingGroups;
 use super::process_group::{Backend, ProcessGroup, ReduceOp, Store};
@@ -76,13 +81,18 @@ pub struct RankInfo {
     pub host: String,
     pub pid: u32,
     pub placement: Placement,
+    /// Whether this rank can run NCCL groups: it computes on a CUDA device and its build has
+    /// the NCCL backend, which loads ([`crate::parallel::nccl::available`]).
+    #[serde(default)]
+    pub nccl: bool,
 }
 
 impl RankInfo {
     /// This process as rank `rank`.
     pub fn here(rank: usize, placement: Placement) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "localhost".into(), |h| h.trim().to_string());
-        Self { rank, host, pid: std::process::id(), placement }
+        let nccl = matches!(placement, Placement::Cuda(_)) && super::nccl::available().is_ok();
+        Self { rank, host, pid: std::process::id(), placement, nccl }
     }
 }
 
@@ -106,15 +116,22 @@ pub struct ParallelGroups {
 }
 
 impl ParallelGroups {
-    /// Joins the job meeting at `store` as `me.rank`: publishes `me`, creates the world group
-    /// and this rank's group along each axis, then reads every rank's [`RankInfo`]. Every rank
-    /// calls this with the same layout. `device_host` is the address Gloo binds to (see
-    /// [`ProcessGroup::new`]); `timeout` bounds the rendezvous and every collective.
+    /// Joins the job meeting at `store` as `me.rank`: publishes `me`, reads every rank's
+    /// [`RankInfo`], then creates the world group and this rank's group along each axis (with
+    /// the backend [`axis_backend`] picks). Every rank calls this with the same layout.
+    /// `device_host` is the address Gloo binds to (see [`ProcessGroup::new`]); `timeout` bounds
+    /// the rendezvous and every collective.
     pub fn join(store: &Store, layout: ParallelLayout, me: RankInfo, device_host: &str, timeout: Duration) -> Result<Self> {
         let rank = me.rank;
         let world_size = usize::try_from(layout.world_size())?;
         let coordinates = layout.coordinates(rank)?;
         store.set(&rank_key(rank), &serde_json::to_vec(&me)?)?;
+        let ranks = (0..world_size)
+            .map(|r| {
+                let bytes = store.get(&rank_key(r), timeout)?;
+                serde_json::from_slice(&bytes).with_context(|| format!("rank {r}'s description is not valid"))
+            })
+            .collect::<Result<Vec<RankInfo>>>()?;
         let world_store = store.prefixed("group/world")?;
         let world = Arc::new(
             ProcessGroup::new(Backend::Gloo, &world_store, rank, world_size, device_host, timeout)
@@ -123,18 +140,12 @@ impl ParallelGroups {
         let mut axes = Vec::with_capacity(Axis::ALL.len());
         for axis in Axis::ALL {
             let members = layout.group_of(axis, rank)?;
-            let group = ProcessGroup::subgroup(Backend::Gloo, store, &format!("group/{}", axis.name()), &members, rank, device_host, timeout)
-                .with_context(|| format!("creating the {} group {members:?}", axis.name()))?;
+            let backend = axis_backend(&ranks, &members, rank)?;
+            let group = ProcessGroup::subgroup(backend, store, &format!("group/{}", axis.name()), &members, rank, device_host, timeout)
+                .with_context(|| format!("creating the {} group {members:?} on {backend:?}", axis.name()))?;
             axes.push(Arc::new(group));
         }
         let axes: [Arc<ProcessGroup>; 3] = axes.try_into().map_err(|_| anyhow::anyhow!("one group per axis"))?;
-        // Every rank published itself before the world group's rendezvous, which has completed.
-        let ranks = (0..world_size)
-            .map(|r| {
-                let bytes = store.get(&rank_key(r), timeout)?;
-                serde_json::from_slice(&bytes).with_context(|| format!("rank {r}'s description is not valid"))
-            })
-            .collect::<Result<Vec<RankInfo>>>()?;
         Ok(Self { job: NEXT_JOB.fetch_add(1, Ordering::SeqCst), layout, rank, coordinates, world, axes, ranks })
     }
 
@@ -199,6 +210,23 @@ impl ParallelGroups {
     }
 }
 
+/// The backend of the axis group `members` (global ranks) as seen by member `rank`: NCCL on
+/// `rank`'s own device when every member computes on a CUDA device and can run NCCL, Gloo
+/// otherwise. Every member reaches the same answer from the same [`RankInfo`]s.
+pub fn axis_backend(ranks: &[RankInfo], members: &[usize], rank: usize) -> Result<Backend> {
+    let info = |r: usize| ranks.get(r).with_context(|| format!("rank {r} has not described itself"));
+    for &member in members {
+        let member = info(member)?;
+        if !(member.nccl && matches!(member.placement, Placement::Cuda(_))) {
+            return Ok(Backend::Gloo);
+        }
+    }
+    Ok(match info(rank)?.placement {
+        Placement::Cuda(device) => Backend::Nccl { device },
+        Placement::Cpu { .. } => Backend::Gloo,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +243,26 @@ mod tests {
         assert_eq!(pinned.device_for(Device::Cpu), Device::Cpu);
         assert_eq!(Placement::Cpu { threads: 3 }.device_for(Device::Cuda(1)), Device::Cuda(1));
         assert_eq!(pinned.describe(), ("cuda:2".to_string(), "-".to_string()));
+    }
+
+    #[test]
+    fn axis_groups_of_nccl_capable_cuda_ranks_use_nccl_and_any_other_member_means_gloo() {
+        let info = |rank, placement, nccl| RankInfo { rank, host: "h".into(), pid: 1, placement, nccl };
+        let cpu = Placement::Cpu { threads: 2 };
+        let ranks = [
+            info(0, Placement::Cuda(0), true),
+            info(1, Placement::Cuda(1), true),
+            info(2, cpu, false),
+            info(3, Placement::Cuda(0), true),
+            info(4, Placement::Cuda(1), false),
+        ];
+        assert_eq!(axis_backend(&ranks, &[0, 1], 1).unwrap(), Backend::Nccl { device: 1 });
+        assert_eq!(axis_backend(&ranks, &[3], 3).unwrap(), Backend::Nccl { device: 0 });
+        assert_eq!(axis_backend(&ranks, &[0, 2], 0).unwrap(), Backend::Gloo);
+        assert_eq!(axis_backend(&ranks, &[2], 2).unwrap(), Backend::Gloo);
+        assert_eq!(axis_backend(&ranks, &[3, 4], 3).unwrap(), Backend::Gloo);
+        let error = axis_backend(&ranks, &[0, 5], 0).unwrap_err().to_string();
+        assert!(error.contains("rank 5"), "{error}");
     }
 
     /// One rank is a whole job: every group has one member, and the collectives return the

@@ -1,5 +1,5 @@
 //! Multi-process parallelism on PyTorch's distributed runtime (c10d through a C++ shim, see
-//! `c10d_shim.cpp`): process groups and their collectives, HelixFold's rank layout, data
+//! `c10d_shim.cpp`, and for NCCL a second one loaded at run time, `nccl_shim.cpp`): process groups and their collectives, HelixFold's rank layout, data
 //! parallelism, the groups a sharded forward pass runs over, and the worker processes that run
 //! a session's commands on every rank.
 pub mod autograd;
@@ -10,6 +10,7 @@ pub mod gradient_buckets;
 pub mod groups;
 pub mod layout;
 pub mod local_workers;
+pub mod nccl;
 pub mod overlapped_reduction;
 pub mod process_group;
 pub mod sharding;

@@ -107,11 +107,13 @@ impl OverlappedAverage {
         let ranges: Vec<Range<i64>> = variables.iter().map(|(tensor, offset)| *offset..offset + tensor.numel() as i64).collect();
         let tracker = BucketTracker::new(&ranges, &buckets);
         let handles: Vec<Tensor> = variables.iter().map(|(tensor, _)| tensor.shallow_clone()).collect();
+        // On the group's device: host memory for Gloo, the rank's GPU for NCCL.
+        let buffer = Tensor::zeros([total], (tch::Kind::Float, group.device()));
         let state = Arc::new(Mutex::new(ReductionState {
             variables,
             earlier: earlier.shallow_clone(),
             examples,
-            buffer: Tensor::zeros([total], (tch::Kind::Float, Device::Cpu)),
+            buffer,
             buckets,
             tracker,
             group,

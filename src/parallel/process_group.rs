@@ -1,16 +1,29 @@
 //! Process groups on PyTorch's distributed runtime (c10d, as `torch.distributed` uses it): a
 //! [`Store`] is the TCPStore rendezvous (a key-value server on rank 0 that every rank connects
-//! to), and a [`ProcessGroup`] runs collectives among a set of ranks over the Gloo backend.
+//! to), and a [`ProcessGroup`] runs collectives among a set of ranks over one of two backends:
+//! - Gloo (`c10d_shim.cpp`, linked in): CPU tensors; ranks on CUDA devices exchange through
+//!   host memory;
+//! - NCCL (`nccl_shim.cpp`): CUDA tensors, GPU to GPU, for ranks that each own a CUDA device.
+//!   PyTorch's ProcessGroupNCCL lives in libtorch_cuda.so, which the crate only loads at run
+//!   time, so it comes in a library of its own, `libhelixfold_nccl.so`, opened on the first NCCL
+//!   request: from `HELIXFOLD_NCCL_SHIM` when set, else next to the executable, else where the
+//!   build wrote it ([`super::nccl`]).
+//!
+//! [`ProcessGroup::device`] says where a group takes its tensors; callers move tensors there
+//! (a no-op for NCCL on the rank's own device), so one code path serves both backends.
 //!
 //! Every collective leaves its input untouched and returns a new tensor; the `_async` forms
-//! return a [`PendingWork`] at once (Gloo runs the collective on its own threads) so that
-//! communication can overlap computation. Every store operation and collective is bounded by
-//! the group's timeout: a dead peer surfaces as an error, never as a hang.
+//! return a [`PendingWork`] at once (Gloo runs the collective on its own threads, NCCL on its
+//! own CUDA stream) so that communication can overlap computation. Every store operation and
+//! collective is bounded by the group's timeout: a dead peer surfaces as an error, never as a
+//! hang. For NCCL, NCCL's watchdog thread enforces the timeout; `TORCH_NCCL_ASYNC_ERROR_HANDLING`
+//! defaults to 2 (the failed group's communicators are aborted, the process lives on; the
+//! group cannot be used again), and a user's own setting is kept.
 //!
 //! Tensors are split along dimension 0 (the block of rank `r` is rows `r·d0/W..(r+1)·d0/W`);
 //! [`crate::parallel::autograd`] moves other dimensions there.
 use super::ffi::{self, c10d_call};
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use std::ffi::CString;
 use std::ptr::{self, NonNull};
 use std::time::Duration;
@@ -21,9 +34,35 @@ use tch::{Device, Tensor};
 pub enum Backend {
     /// Gloo: CPU tensors, any machine.
     Gloo,
-    /// NCCL: CUDA tensors. `ProcessGroupNCCL` lives in libtorch_cuda.so and needs `nccl.h`
-    /// (the NCCL wheel's headers) at build time, which this build does not use.
-    Nccl,
+    /// NCCL: tensors on this rank's CUDA device `cuda:{device}` (one rank per device: NCCL
+    /// refuses two ranks of a group on one GPU).
+    Nccl { device: usize },
+}
+
+impl Backend {
+    /// Where the backend's collectives take their tensors.
+    pub fn device(self) -> Device {
+        match self {
+            Backend::Gloo => Device::Cpu,
+            Backend::Nccl { device } => Device::Cuda(device),
+        }
+    }
+
+    /// Whether the backend takes tensors on `device`; the error says which it takes.
+    pub fn check_device(self, device: Device) -> Result<()> {
+        match self {
+            Backend::Gloo => ensure!(
+                device == Device::Cpu,
+                "the Gloo backend takes CPU tensors, got one on {device:?} (CUDA tensors need an NCCL group)"
+            ),
+            Backend::Nccl { .. } => ensure!(
+                device == self.device(),
+                "this rank's NCCL group takes tensors on {:?}, got one on {device:?}",
+                self.device()
+            ),
+        }
+        Ok(())
+    }
 }
 
 /// How a reduction combines the ranks' values. Gloo has no averaging operation: averages are
@@ -141,6 +180,7 @@ impl Drop for Store {
 /// A set of ranks that run collectives together.
 pub struct ProcessGroup {
     raw: NonNull<ffi::GroupHandle>,
+    backend: Backend,
     rank: usize,
     size: usize,
     timeout: Duration,
@@ -153,8 +193,9 @@ unsafe impl Sync for ProcessGroup {}
 
 impl ProcessGroup {
     /// Joins the group of `size` ranks meeting at `store` as `rank`. `device_host` is the
-    /// address Gloo binds to ("127.0.0.1" for one machine; empty: this machine's hostname).
-    /// `timeout` bounds the rendezvous and every collective.
+    /// address Gloo binds to ("127.0.0.1" for one machine; empty: this machine's hostname); NCCL
+    /// finds its own interfaces (`NCCL_SOCKET_IFNAME` chooses). `timeout` bounds the rendezvous
+    /// and every collective.
     pub fn new(
         backend: Backend,
         store: &Store,
@@ -164,24 +205,21 @@ impl ProcessGroup {
         timeout: Duration,
     ) -> Result<Self> {
         ensure!(rank < size, "rank {rank} is outside a group of {size}");
-        if backend == Backend::Nccl {
-            bail!(
-                "the NCCL backend is not built in this binary (it needs libtorch_cuda's ProcessGroupNCCL and nccl.h); use Gloo"
-            );
-        }
-        let host_c = c_string(device_host, "device host")?;
-        let mut raw: *mut ffi::GroupHandle = ptr::null_mut();
-        c10d_call!(hf_c10d_group_create_gloo(
-            store.raw.as_ptr(),
-            i32::try_from(rank)?,
-            i32::try_from(size)?,
-            millis(timeout),
-            host_c.as_ptr(),
-            &mut raw,
-        ))
-        .with_context(|| format!("joining a Gloo group of {size} as rank {rank}"))?;
-        let raw = NonNull::new(raw).context("the c10d shim returned no group")?;
-        Ok(Self { raw, rank, size, timeout })
+        let (rank_c, size_c) = (i32::try_from(rank)?, i32::try_from(size)?);
+        let raw = match backend {
+            Backend::Gloo => {
+                let host_c = c_string(device_host, "device host")?;
+                let mut raw: *mut ffi::GroupHandle = ptr::null_mut();
+                c10d_call!(hf_c10d_group_create_gloo(store.raw.as_ptr(), rank_c, size_c, millis(timeout), host_c.as_ptr(), &mut raw))
+                    .with_context(|| format!("joining a Gloo group of {size} as rank {rank}"))?;
+                NonNull::new(raw).context("the c10d shim returned no group")?
+            }
+            Backend::Nccl { device } => {
+                super::nccl::create_group(store.raw.as_ptr(), rank_c, size_c, millis(timeout), device)
+                    .with_context(|| format!("joining an NCCL group of {size} as rank {rank} on cuda:{device}"))?
+            }
+        };
+        Ok(Self { raw, backend, rank, size, timeout })
     }
 
     /// The group of `ranks` (global ranks, in group-rank order), joined by the process of
@@ -210,6 +248,16 @@ impl ProcessGroup {
         self.rank
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Where the group's collectives take their tensors: the CPU for Gloo, this rank's CUDA
+    /// device for NCCL.
+    pub fn device(&self) -> Device {
+        self.backend.device()
+    }
+
     pub fn size(&self) -> usize {
         self.size
     }
@@ -226,8 +274,7 @@ impl ProcessGroup {
     }
 
     fn check_device(&self, tensor: &Tensor) -> Result<()> {
-        ensure!(tensor.device() == Device::Cpu, "the Gloo backend takes CPU tensors, got one on {:?}", tensor.device());
-        Ok(())
+        self.backend.check_device(tensor.device())
     }
 
     fn check_divisible(&self, tensor: &Tensor, what: &str) -> Result<()> {

@@ -1,10 +1,12 @@
-//! The rank-spawning harness of the multi-process tests (`parallel_gloo.rs`, `parallel_dap.rs`).
+//! The rank-spawning harness of the multi-process tests (`parallel_gloo.rs`, `parallel_dap.rs`,
+//! `parallel_nccl.rs`).
 //!
 //! A test plays every rank by re-running its own test binary (`current_exe`, the test's own
 //! name, `--exact`) with [`ROLE`] set to `rank:world:port:out_dir`; such a child runs the rank's
-//! part and writes what it computed into `out_dir`, and the parent compares. Every rendezvous
-//! uses a fresh port, every group a short timeout, and the parent kills ranks that outlive
-//! [`RANK_LIMIT`], so a failure never hangs the suite. Each test file uses part of it.
+//! part and writes what it computed into `out_dir`, and the parent compares (ignored tests too:
+//! the ranks of a GPU test run the ignored test the parent runs). Every rendezvous uses a fresh
+//! port, every group a short timeout, and the parent kills ranks that outlive [`RANK_LIMIT`], so
+//! a failure never hangs the suite. Each test file uses part of it.
 #![allow(dead_code)]
 use helixfold::parallel::process_group::{Backend, ProcessGroup, Store};
 use std::collections::BTreeMap;
@@ -48,7 +50,7 @@ pub fn spawn_ranks(test: &str, world: usize, out: &Path) -> Vec<Child> {
     (0..world)
         .map(|rank| {
             Command::new(std::env::current_exe().unwrap())
-                .args([test, "--exact", "--nocapture", "--test-threads=1"])
+                .args([test, "--exact", "--include-ignored", "--nocapture", "--test-threads=1"])
                 .env(ROLE, format!("{rank}:{world}:{port}:{}", out.display()))
                 .stdout(Stdio::null())
                 .spawn()
