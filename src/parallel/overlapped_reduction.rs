@@ -22,7 +22,7 @@ use super::process_group::{PendingWork, ProcessGroup, ReduceOp};
 use anyhow::{Context, Result};
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tch::{Device, Tensor};
+use tch::Tensor;
 
 /// A reduction in progress: the hooks are armed until [`OverlappedAverage::finish`] or drop.
 pub struct OverlappedAverage {
@@ -159,7 +159,7 @@ mod tests {
     use super::*;
     use crate::parallel::data_parallel::DataParallel;
     use crate::parallel::sharding::single_rank_group;
-    use tch::Kind;
+    use tch::{Device, Kind};
 
     /// Variables `unused` [0,4), `a` [4,7), `b` [7,9) in buckets of 3: [0,3) [3,6) [6,9).
     struct Setup {
