@@ -363,10 +363,13 @@ impl Trainer {
                 Some(group) if index + 1 == batches.len() => Some(group.start_overlapped_average(self.variables_at_offsets(), &gradient, n)?),
                 _ => None,
             };
+            // The overlapped reduction reads the gradients itself; only a per-example norm
+            // (reported, or clipped by) still needs the flat gradient then.
+            let gather = reduction.is_none() || self.config.clip_scope == ClipScope::Example;
             let example_gradient = {
                 let _generator = lock_generator();
                 tch::manual_seed(torch_seed);
-                self.example_gradient(batch, num_recycle, use_clamped_fape, &runtime)
+                self.example_gradient(batch, num_recycle, use_clamped_fape, &runtime, gather)
             };
             let reduced = match (reduction, &example_gradient) {
                 (Some(reduction), Ok(_)) => Some(reduction.finish().context("data-parallel gradient, overlapped with the backward pass")),
@@ -375,16 +378,18 @@ impl Trainer {
             self.params.zero_grad();
             let (example_loss, example_terms, (example_lddt_ca, example_tm_score), example_gradient) = example_gradient?;
             overlapped = reduced.transpose()?;
-            let scale = match self.config.clip_scope {
-                ClipScope::Example => {
-                    let norm = example_gradient.norm().double_value(&[]);
-                    grad_norm += norm;
-                    clip_scale(self.config.clip_norm, norm)
+            if let Some(example_gradient) = example_gradient {
+                let scale = match self.config.clip_scope {
+                    ClipScope::Example => {
+                        let norm = example_gradient.norm().double_value(&[]);
+                        grad_norm += norm;
+                        clip_scale(self.config.clip_norm, norm)
+                    }
+                    ClipScope::Batch => 1.0,
+                };
+                if overlapped.is_none() {
+                    gradient += example_gradient * scale;
                 }
-                ClipScope::Batch => 1.0,
-            };
-            if overlapped.is_none() {
-                gradient += example_gradient * scale;
             }
             loss += example_loss;
             lddt_ca += example_lddt_ca;
@@ -440,14 +445,16 @@ impl Trainer {
         self.params.variables().iter().zip(self.params.slots()).map(|(variable, slot)| (variable.shallow_clone(), slot.offset)).collect()
     }
 
-    /// Loss, its terms, lDDT-Cα and TM-score, and the flat gradient `[P]` of one example.
+    /// Loss, its terms, lDDT-Cα and TM-score, and with `gather` the flat gradient `[P]` of one
+    /// example.
     fn example_gradient(
         &self,
         batch: &Batch,
         num_recycle: i64,
         use_clamped_fape: f64,
         runtime: &RuntimeOptions,
-    ) -> Result<(f64, BTreeMap<String, f64>, (f64, f64), Tensor)> {
+        gather: bool,
+    ) -> Result<(f64, BTreeMap<String, f64>, (f64, f64), Option<Tensor>)> {
         let forward = || forward_training(&self.model, batch, num_recycle, runtime);
         let (forward, comm_tape) = if self.sharding.is_sharded() {
             run_sharded(&self.sharding, forward).context("sharded training forward pass")?
@@ -471,7 +478,11 @@ impl Trainer {
             recompute_tape.backward().context("recomputing the trunk's blocks for their gradients")?;
         }
         let scores = (losses.lddt_ca.double_value(&[]), losses.tm_score);
-        Ok((total, values(&losses.terms), scores, self.summed_over_dap(self.summed_over_bp(self.params.flat_gradient())?)?))
+        let gradient = match gather {
+            true => Some(self.summed_over_dap(self.summed_over_bp(self.params.flat_gradient())?)?),
+            false => None,
+        };
+        Ok((total, values(&losses.terms), scores, gradient))
     }
 
     /// `gradient [P]` summed over the BP group (as it is without one): the loss counts on one
