@@ -125,9 +125,12 @@ impl Linear {
         Linear { weights, bias }
     }
 
-    /// `[*, c_in] -> [*, c_out]`
+    /// `[*, c_in] -> [*, c_out]`. libtorch's `linear` (weights as `[c_out, c_in]`, here a
+    /// transposed view) folds the leading axes and adds the bias inside the matrix product
+    /// (`addmm`), instead of a product followed by a separate pass over the output.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.matmul(&self.weights.to_kind(x.kind())) + self.bias.to_kind(x.kind())
+        let kind = x.kind();
+        x.linear(&self.weights.to_kind(kind).tr(), Some(self.bias.to_kind(kind)))
     }
 }
 
