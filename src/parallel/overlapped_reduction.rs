@@ -1,7 +1,8 @@
 //! The data-parallel gradient average overlapped with a backward pass, as PyTorch's
 //! DistributedDataParallel does it (Li et al. (2020) "PyTorch Distributed", Sec. 3.2.3;
 //! `torch/csrc/distributed/c10d/reducer.cpp`): hooks on the variables' gradient accumulators
-//! ([`GradHooks`]) copy each gradient into its slice of a flat CPU buffer `[P]` as soon as the
+//! ([`GradHooks`]) copy each gradient into its slice of a flat buffer `[P]` on the group's
+//! device (host memory for Gloo, the rank's GPU for NCCL) as soon as the
 //! backward pass has produced it, and every bucket of the buffer whose variables have all
 //! reported is all-reduced at once ([`BucketTracker`], which also keeps the ranks' launch order
 //! identical), while the backward pass goes on. [`OverlappedAverage::finish`], after the pass,
@@ -37,7 +38,7 @@ struct ReductionState {
     /// `[P]` the earlier examples' summed gradient, on the training device.
     earlier: Tensor,
     examples: f64,
-    /// `[P]` on the CPU (Gloo's side): what the buckets send.
+    /// `[P]` on the group's device: what the buckets send.
     buffer: Tensor,
     buckets: Vec<Range<i64>>,
     tracker: BucketTracker,
