@@ -277,19 +277,24 @@ mod tests {
         assert!(parse_layout("axbxc").is_err());
     }
 
-    #[test]
-    fn the_table_compares_with_the_single_process_row() {
-        let bench = ParallelBench {
+    /// A bench for the table's tests: only `steps` and `reductions` show in the table.
+    fn table_bench(steps: usize, reductions: Vec<Reduction>) -> ParallelBench {
+        ParallelBench {
             layouts: Vec::new(),
             preset: "tiny".into(),
             structure: PathBuf::from("x.pdb"),
             msas: Vec::new(),
             device: "cpu".into(),
             crop: None,
-            steps: 2,
+            steps,
             timeout_seconds: 10,
-            reductions: Vec::new(),
-        };
+            reductions,
+        }
+    }
+
+    #[test]
+    fn the_table_compares_with_the_single_process_row() {
+        let bench = table_bench(2, Vec::new());
         let measured = |dp, seconds: f64| LayoutResult {
             layout: ParallelLayout::new(dp, 1, 1).unwrap(),
             reduction: None,
@@ -312,17 +317,7 @@ mod tests {
     fn comparison_rows_name_their_reduction() {
         assert_eq!(Reduction::parse("overlapped").unwrap(), Reduction::Overlapped);
         assert!(Reduction::parse("during").unwrap_err().to_string().contains("after or overlapped"));
-        let bench = ParallelBench {
-            layouts: Vec::new(),
-            preset: "tiny".into(),
-            structure: PathBuf::from("x.pdb"),
-            msas: Vec::new(),
-            device: "cpu".into(),
-            crop: None,
-            steps: 1,
-            timeout_seconds: 10,
-            reductions: vec![Reduction::After, Reduction::Overlapped],
-        };
+        let bench = table_bench(1, vec![Reduction::After, Reduction::Overlapped]);
         assert_eq!(train_settings(&bench, None), "clip=batch");
         assert_eq!(train_settings(&bench, Some(Reduction::Overlapped)), "clip=batch overlap=true");
         let row = |dp, reduction, seconds| LayoutResult {

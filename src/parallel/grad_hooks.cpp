@@ -6,43 +6,17 @@
 // variable's `.grad` holds this backward pass's gradient. Built by build.rs next to
 // c10d_shim.cpp with the same settings; `src/parallel/ffi.rs` declares it.
 //
-// Conventions as in c10d_shim.cpp: nullptr on success or a malloc'ed error message (freed with
-// hf_c10d_free_string); no C++ exception crosses the boundary.
+// Conventions as in c10d_shim.cpp (c10d_handles.hpp): nullptr on success or a malloc'ed error
+// message (freed with hf_c10d_free_string); no C++ exception crosses the boundary.
+#include "c10d_handles.hpp"
+
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
-#include <string>
 #include <vector>
-
-namespace {
-
-char* error_string(const char* text) {
-  std::size_t length = std::strlen(text);
-  char* out = static_cast<char*>(std::malloc(length + 1));
-  if (out != nullptr) {
-    std::memcpy(out, text, length + 1);
-  }
-  return out;
-}
-
-template <typename F>
-char* guarded_hooks(F&& body) {
-  try {
-    body();
-    return nullptr;
-  } catch (const std::exception& error) {
-    return error_string(error.what());
-  } catch (...) {
-    return error_string("unknown C++ exception in the gradient hooks");
-  }
-}
-
-}  // namespace
 
 // Called with the hook's user data and the variable's index in the installed list.
 using hf_gradient_ready = void (*)(void* user_data, int64_t index);
@@ -61,7 +35,7 @@ extern "C" {
 // runs that node (the caller of backward on the CPU, the device's thread on CUDA).
 char* hf_grad_hooks_install(const at::Tensor* const* variables, int64_t count, hf_gradient_ready ready, void* user_data,
                             hf_grad_hooks** out) {
-  return guarded_hooks([&] {
+  return hf_c10d::guarded([&] {
     auto hooks = std::make_unique<hf_grad_hooks>();
     for (int64_t index = 0; index < count; ++index) {
       const at::Tensor& variable = *variables[index];
@@ -84,7 +58,7 @@ char* hf_grad_hooks_install(const at::Tensor* const* variables, int64_t count, h
 
 // Removes the hooks (no call reaches `ready` afterwards) and frees them.
 char* hf_grad_hooks_remove(hf_grad_hooks* hooks) {
-  return guarded_hooks([&] {
+  return hf_c10d::guarded([&] {
     std::unique_ptr<hf_grad_hooks> owned(hooks);
     for (std::size_t i = 0; i < owned->accumulators.size(); ++i) {
       owned->accumulators[i]->del_post_hook(owned->keys[i]);

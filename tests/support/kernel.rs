@@ -1,11 +1,19 @@
 //! A `helixfold kernel` process on ports that were free a moment ago, for tests that drive it
-//! with `helixfold::kernel::client`; it is killed when dropped.
+//! with `helixfold::kernel::client`; it is killed when dropped. Kernels of one test binary start
+//! one at a time, each holding the start until its ports are taken: two tests choosing ports
+//! at once could otherwise be handed the same just-freed ports, and one kernel would fail to
+//! bind them.
 // Each test file includes this module and uses part of it.
 #![allow(dead_code)]
 use helixfold::kernel::ConnectionInfo;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Held from choosing ports until the kernel has bound them.
+static STARTING: Mutex<()> = Mutex::new(());
 
 pub struct KernelProcess {
     child: Child,
@@ -33,6 +41,7 @@ pub fn start_kernel_with(env: &[(&str, &OsStr)]) -> KernelProcess {
 
 /// The kernel of the `helixfold` executable at `program`, with `env` added.
 pub fn start_kernel_from(program: &Path, env: &[(&str, &OsStr)]) -> KernelProcess {
+    let _starting = STARTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let listeners: Vec<_> = (0..5).map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap()).collect();
     let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
@@ -51,5 +60,41 @@ pub fn start_kernel_from(program: &Path, env: &[(&str, &OsStr)]) -> KernelProces
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    KernelProcess { child, info: ConnectionInfo::read(&file).unwrap(), dir }
+    let mut kernel = KernelProcess { child, info: ConnectionInfo::read(&file).unwrap(), dir };
+    kernel.wait_until_bound(&ports, Duration::from_secs(30));
+    kernel
+}
+
+impl KernelProcess {
+    /// Waits until every one of `ports` is listening (as Linux's socket table says, so the
+    /// probe neither takes a port nor connects), the kernel has exited, or `limit` has passed;
+    /// the test's client then reports what it finds.
+    fn wait_until_bound(&mut self, ports: &[u16], limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit && matches!(self.child.try_wait(), Ok(None)) {
+            let listening = listening_ports();
+            if ports.iter().all(|port| listening.contains(port)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Local ports in the LISTEN state (`0A`) in /proc/net/tcp and tcp6.
+fn listening_ports() -> Vec<u16> {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let port = fields.get(1)?.rsplit(':').next()?;
+                    (fields.get(3) == Some(&"0A")).then(|| u16::from_str_radix(port, 16).ok()).flatten()
+                })
+                .collect::<Vec<u16>>()
+        })
+        .collect()
 }
