@@ -320,7 +320,7 @@ fn workers_run_every_command_and_a_dead_worker_is_reported() {
 }
 
 /// The session's `parallel dp=3` starts two `helixfold worker` processes that run the later
-/// commands too, and `parallel off` stops them.
+/// commands too, `show parallel` names each group's backend, and `parallel off` stops them.
 #[test]
 fn session_parallel_starts_and_stops_local_workers() {
     let output = Command::new(env!("CARGO_BIN_EXE_helixfold"))
@@ -335,4 +335,7 @@ fn session_parallel_starts_and_stops_local_workers() {
     assert!(shown[2..].iter().all(|line| line.ends_with(" 1")), "{stdout}");
     assert!(stdout.contains("everywhere"), "{stdout}");
     assert!(!stdout.contains("warning"), "no rank reported an error: {stdout}");
+    // CPU ranks: every group on Gloo.
+    let groups: Vec<&str> = stdout.lines().filter(|line| line.starts_with("this rank's groups")).collect();
+    assert!(!groups.is_empty() && groups.iter().all(|line| line.ends_with("world gloo, dp gloo, dap gloo, bp gloo")), "{stdout}");
 }

@@ -39,6 +39,15 @@ pub enum Backend {
     Nccl { device: usize },
 }
 
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Gloo => write!(f, "gloo"),
+            Backend::Nccl { device } => write!(f, "nccl (cuda:{device})"),
+        }
+    }
+}
+
 impl Backend {
     /// Where the backend's collectives take their tensors.
     pub fn device(self) -> Device {

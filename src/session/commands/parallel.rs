@@ -6,7 +6,7 @@
 //! ([`ParallelGroups`]), and from then on runs every command on every rank ([`on_every_rank`]).
 //! `off` stops the workers.
 use crate::parallel::groups::{ParallelGroups, Placement, RankInfo};
-use crate::parallel::layout::ParallelLayout;
+use crate::parallel::layout::{Axis, ParallelLayout};
 use crate::parallel::local_workers::LocalWorkers;
 use crate::parallel::workers::JobPlan;
 use crate::session::args::Args;
@@ -80,6 +80,9 @@ pub fn layout_tables(session: &Session) -> Vec<Output> {
         rows.push(vec!["launch".into(), job.launch.to_string()]);
         rows.push(vec!["this rank".into(), job.groups.rank().to_string()]);
         rows.push(vec!["timeout".into(), format!("{} s", job.groups.world().timeout().as_secs())]);
+        let mut backends = vec![format!("world {}", job.groups.world().backend())];
+        backends.extend(Axis::ALL.iter().map(|&axis| format!("{} {}", axis.name(), job.groups.axis(axis).backend())));
+        rows.push(vec!["this rank's groups".into(), backends.join(", ")]);
     }
     let mut outputs = vec![Output::table(&["setting", "value"], rows)];
     if let Some(job) = job {
