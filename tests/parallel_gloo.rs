@@ -234,6 +234,17 @@ fn batch_clip_rank(role: &Role) {
         results.insert(format!("parameters {overlap} {per_rank}"), values(&flat_parameters(&trainer)));
         results.insert(format!("grad_norm {overlap} {per_rank}"), vec![report.grad_norm as f32]);
     }
+    // Two steps: the second overlapped reduction lays its buckets out in the arrival order the
+    // first one recorded.
+    for overlap in [true, false] {
+        let (mut trainer, mut source) = batch_clipped_training(overlap).expect("the parent checked the shared data");
+        trainer.set_data_parallel(Some(DataParallel::new(std::sync::Arc::clone(&group)).with_bucket_elements(4096))).unwrap();
+        for _ in 0..2 {
+            let examples = trainer.data_parallel().unwrap().shard(trainer.data_position(), 1);
+            trainer.step(&source.batch(examples.start).unwrap()).unwrap();
+        }
+        results.insert(format!("two steps {overlap}"), values(&flat_parameters(&trainer)));
+    }
     write_results(role, &results);
 }
 
@@ -242,7 +253,9 @@ fn batch_clip_rank(role: &Role) {
 ///   both examples with the same clipping, bit for bit (the all-reduce adds two values, exact
 ///   in either order, then halves as the accumulation does);
 /// - two examples per rank: the reduction during the backward pass (the first example's
-///   gradient added to the second's in the hooks) equals the reduction after it, bit for bit.
+///   gradient added to the second's in the hooks) equals the reduction after it, bit for bit;
+/// - two steps: the second overlapped reduction, its buckets laid out in the arrival order of
+///   the first, equals the reduction after the pass, bit for bit.
 #[test]
 fn batch_clipped_dp_steps_overlapped_equal_post_backward_and_one_process() {
     if let Some(role) = role() {
@@ -264,6 +277,10 @@ fn batch_clipped_dp_steps_overlapped_equal_post_backward_and_one_process() {
             "rank {rank}: with two examples per rank the overlapped reduction differs from the post-backward one"
         );
         assert!(!same_bits(&results["parameters true 2"], &expected), "rank {rank}: four examples step differently from two");
+        assert!(
+            same_bits(&results["two steps true"], &results["two steps false"]),
+            "rank {rank}: the second step, with buckets in arrival order, differs from the post-backward reduction"
+        );
     }
 }
 
@@ -335,7 +352,7 @@ fn session_parallel_starts_and_stops_local_workers() {
     assert!(shown[2..].iter().all(|line| line.ends_with(" 1")), "{stdout}");
     assert!(stdout.contains("everywhere"), "{stdout}");
     assert!(!stdout.contains("warning"), "no rank reported an error: {stdout}");
-    // CPU ranks: every group on Gloo.
-    let groups: Vec<&str> = stdout.lines().filter(|line| line.starts_with("this rank's groups")).collect();
+    // CPU ranks: every group of this rank on Gloo.
+    let groups: Vec<&str> = stdout.lines().filter(|line| line.starts_with("backends")).collect();
     assert!(!groups.is_empty() && groups.iter().all(|line| line.ends_with("world gloo, dp gloo, dap gloo, bp gloo")), "{stdout}");
 }

@@ -31,7 +31,7 @@ use super::overlapped_reduction::OverlappedAverage;
 use super::process_group::{PendingWork, ProcessGroup, ReduceOp};
 use anyhow::{Context, Result};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tch::Tensor;
 
 /// Elements per gradient bucket: 25 MiB of fp32 (PyTorch DDP's `bucket_cap_mb` default).
@@ -41,12 +41,15 @@ pub const DEFAULT_BUCKET_ELEMENTS: i64 = 25 * 1024 * 1024 / 4;
 pub struct DataParallel {
     group: Arc<ProcessGroup>,
     bucket_elements: i64,
+    /// The order the gradients arrived in during the first overlapped reduction, as rank 0 saw
+    /// it: the buffer layout of the later ones ([`OverlappedAverage`]).
+    arrival_order: Arc<Mutex<Option<Vec<usize>>>>,
 }
 
 impl DataParallel {
     /// Over `group`, owned or shared with the session's other users of the job's groups.
     pub fn new(group: impl Into<Arc<ProcessGroup>>) -> Self {
-        Self { group: group.into(), bucket_elements: DEFAULT_BUCKET_ELEMENTS }
+        Self { group: group.into(), bucket_elements: DEFAULT_BUCKET_ELEMENTS, arrival_order: Arc::default() }
     }
 
     /// Reduces gradients in buckets of `elements` (at least 1).
@@ -99,7 +102,7 @@ impl DataParallel {
     /// produces, reduced in the same buckets as [`DataParallel::average_gradient`] while the
     /// pass runs ([`OverlappedAverage`]); call [`OverlappedAverage::finish`] after the pass.
     pub fn start_overlapped_average(&self, variables: Vec<(Tensor, i64)>, earlier: &Tensor, examples: f64) -> Result<OverlappedAverage> {
-        OverlappedAverage::start(Arc::clone(&self.group), self.bucket_elements, variables, earlier, examples)
+        OverlappedAverage::start(Arc::clone(&self.group), self.bucket_elements, variables, earlier, examples, Arc::clone(&self.arrival_order))
     }
 
     /// This rank's examples of a step that starts at stream position `step_start` and gives

@@ -39,9 +39,10 @@ impl BucketTracker {
     /// training step (431 variables in 30 buckets): from the last, 6 buckets may leave after
     /// 60 of the 431 gradients and 9 before the last 20; from the first, none before 233.
     /// The names put the template and extra-MSA stacks (whose gradients come last) after the
-    /// Evoformer's main blocks, which holds those blocks' buckets back; buckets laid out in the
-    /// order the gradients arrive (DDP rebuilds its buckets so after the first iteration)
-    /// would do better.
+    /// Evoformer's main blocks, which holds those blocks' buckets back; so from the second
+    /// reduction on, [`super::overlapped_reduction`] lays the variables out in the order their
+    /// gradients arrived (reversed, to suit this launch order), as DDP rebuilds its buckets
+    /// after the first iteration.
     pub fn new(variables: &[Range<i64>], buckets: &[Range<i64>]) -> Self {
         let mut waiting = vec![0; buckets.len()];
         let buckets_of_variable: Vec<Range<usize>> = variables

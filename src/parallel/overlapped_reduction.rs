@@ -15,12 +15,20 @@
 //! [`super::data_parallel::DataParallel::average_gradient`] of `(earlier + gradient) / examples`
 //! (same additions, same division, the same bucket cuts): the two give the same bits.
 //!
+//! Bucket layout: buckets launch from the buffer's end (see [`BucketTracker::new`]). The first
+//! reduction lays the buffer out as the flat gradient is (by variable name); it records the
+//! order the gradients arrive in, the ranks adopt rank 0's, and later reductions lay the buffer
+//! out in that order reversed, so the first gradients of a backward pass fill the first
+//! buckets to leave (DDP rebuilds its buckets after the first iteration the same way). The
+//! buffer is put back in the flat gradient's order after the reduction; the reduction is
+//! elementwise, so the layout does not change any value's operations.
+//!
 //! One backward call per reduction: a variable reporting twice (a pass in several backward
 //! calls that reach it more than once) is an error, since its bucket may have left already.
 use super::gradient_buckets::{bucket_ranges, BucketTracker};
 use super::grad_hooks::GradHooks;
 use super::process_group::{PendingWork, ProcessGroup, ReduceOp};
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tch::Tensor;
@@ -35,6 +43,12 @@ pub struct OverlappedAverage {
 struct ReductionState {
     /// Each variable and its offset in the flat gradient.
     variables: Vec<(Tensor, i64)>,
+    /// Each variable's offset in `buffer`.
+    positions: Vec<i64>,
+    /// The variables in the order their gradients arrived.
+    arrivals: Vec<usize>,
+    /// The arrival order the group agreed on, shared by the reductions of one DP group.
+    learned_order: Arc<Mutex<Option<Vec<usize>>>>,
     /// `[P]` the earlier examples' summed gradient, on the training device.
     earlier: Tensor,
     examples: f64,
@@ -63,7 +77,7 @@ impl ReductionState {
         let grad = tensor.grad();
         let grad = if grad.defined() { grad.f_reshape([-1])? } else { tensor.f_zeros_like()?.f_reshape([-1])? };
         let piece = self.earlier.f_narrow(0, *offset, numel)?.f_add(&grad)?.f_div_scalar(self.examples)?;
-        self.buffer.f_narrow(0, *offset, numel)?.f_copy_(&piece)?;
+        self.buffer.f_narrow(0, self.positions[variable], numel)?.f_copy_(&piece)?;
         Ok(())
     }
 
@@ -81,6 +95,7 @@ impl ReductionState {
         if self.error.is_some() {
             return;
         }
+        self.arrivals.push(variable);
         let reported = self
             .stage(variable)
             .with_context(|| format!("copying the gradient of variable {variable}"))
@@ -96,22 +111,32 @@ impl OverlappedAverage {
     /// Arms hooks on `variables` (each with its offset in the flat gradient `[P]`, covering it
     /// in order) for the next backward pass; their gradient plus `earlier` `[P]`, divided by
     /// `examples`, is averaged over `group` in buckets of `bucket_elements`.
+    /// `learned_order`: the arrival order the group agreed on (set by the first reduction).
     pub fn start(
         group: Arc<ProcessGroup>,
         bucket_elements: i64,
         variables: Vec<(Tensor, i64)>,
         earlier: &Tensor,
         examples: f64,
+        learned_order: Arc<Mutex<Option<Vec<usize>>>>,
     ) -> Result<Self> {
         let total = earlier.size().first().copied().unwrap_or(0);
         let buckets = bucket_ranges(total, bucket_elements);
-        let ranges: Vec<Range<i64>> = variables.iter().map(|(tensor, offset)| *offset..offset + tensor.numel() as i64).collect();
+        let sizes: Vec<i64> = variables.iter().map(|(tensor, _)| tensor.numel() as i64).collect();
+        let positions = match lock_order(&learned_order).as_deref() {
+            Some(order) if order.len() == variables.len() => positions_in_reverse(order, &sizes),
+            _ => variables.iter().map(|(_, offset)| *offset).collect(),
+        };
+        let ranges: Vec<Range<i64>> = positions.iter().zip(&sizes).map(|(&at, &size)| at..at + size).collect();
         let tracker = BucketTracker::new(&ranges, &buckets);
         let handles: Vec<Tensor> = variables.iter().map(|(tensor, _)| tensor.shallow_clone()).collect();
         // On the group's device: host memory for Gloo, the rank's GPU for NCCL.
         let buffer = Tensor::zeros([total], (tch::Kind::Float, group.device()));
         let state = Arc::new(Mutex::new(ReductionState {
             variables,
+            positions,
+            arrivals: Vec::new(),
+            learned_order,
             earlier: earlier.shallow_clone(),
             examples,
             buffer,
@@ -151,8 +176,63 @@ impl OverlappedAverage {
         let device = state.earlier.device();
         let reduced: Vec<Tensor> = reduced.into_iter().collect::<Option<_>>().context("a gradient bucket was never launched")?;
         let averaged = if reduced.is_empty() { state.buffer.shallow_clone() } else { Tensor::cat(&reduced, 0) };
+        let averaged = state.in_flat_order(&averaged)?;
+        state.agree_on_arrival_order()?;
         Ok(averaged.to_device(device))
     }
+}
+
+impl ReductionState {
+    /// `buffer` `[P]` laid out by `positions`, rearranged into the flat gradient's order.
+    fn in_flat_order(&self, buffer: &Tensor) -> Result<Tensor> {
+        if self.variables.iter().zip(&self.positions).all(|((_, offset), position)| offset == position) {
+            return Ok(buffer.shallow_clone());
+        }
+        let flat = buffer.f_empty_like()?;
+        for ((tensor, offset), &position) in self.variables.iter().zip(&self.positions) {
+            let numel = tensor.numel() as i64;
+            flat.f_narrow(0, *offset, numel)?.f_copy_(&buffer.f_narrow(0, position, numel)?)?;
+        }
+        Ok(flat)
+    }
+
+    /// After the first reduction: every rank adopts rank 0's arrival order (the variables
+    /// never reached at the end, by index), for the buffer layout of the next ones.
+    fn agree_on_arrival_order(&mut self) -> Result<()> {
+        if lock_order(&self.learned_order).is_some() {
+            return Ok(());
+        }
+        let mut order = std::mem::take(&mut self.arrivals);
+        let mut seen = vec![false; self.variables.len()];
+        order.iter().for_each(|&variable| seen[variable] = true);
+        order.extend((0..self.variables.len()).filter(|&variable| !seen[variable]));
+        let mine: Vec<i64> = order.iter().map(|&variable| variable as i64).collect();
+        let mine = Tensor::from_slice(&mine).to_device(self.group.device());
+        let agreed = self.group.broadcast(&mine, 0).context("agreeing on the gradients' arrival order")?;
+        let agreed: Vec<i64> = Vec::<i64>::try_from(&agreed.to_device(tch::Device::Cpu)).context("reading the agreed arrival order")?;
+        let agreed: Vec<usize> = agreed.into_iter().filter_map(|variable| usize::try_from(variable).ok()).collect();
+        let mut sorted = agreed.clone();
+        sorted.sort_unstable();
+        ensure!(sorted.into_iter().eq(0..self.variables.len()), "rank 0's arrival order is not an order of this rank's variables");
+        *lock_order(&self.learned_order) = Some(agreed);
+        Ok(())
+    }
+}
+
+fn lock_order(order: &Mutex<Option<Vec<usize>>>) -> MutexGuard<'_, Option<Vec<usize>>> {
+    order.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Buffer offsets that put the variables in `order` reversed: the first to arrive at the end,
+/// in the buckets that launch first. `sizes`: each variable's element count.
+fn positions_in_reverse(order: &[usize], sizes: &[i64]) -> Vec<i64> {
+    let mut positions = vec![0; sizes.len()];
+    let mut next = 0;
+    for &variable in order.iter().rev() {
+        positions[variable] = next;
+        next += sizes[variable];
+    }
+    positions
 }
 
 #[cfg(all(test, not(helixfold_no_gloo)))]
@@ -197,7 +277,7 @@ mod tests {
     fn buckets_leave_during_backward_and_the_result_matches_the_post_backward_average() {
         let group = single_rank_group();
         let setup = Setup::new();
-        let reduction = OverlappedAverage::start(Arc::clone(&group), 3, setup.variables(), &setup.earlier, 2.0).unwrap();
+        let reduction = OverlappedAverage::start(Arc::clone(&group), 3, setup.variables(), &setup.earlier, 2.0, Arc::default()).unwrap();
         assert_eq!(reduction.launched_buckets(), 0);
         setup.loss().backward();
         assert_eq!(reduction.launched_buckets(), 1, "bucket [6,9) holds a and b only");
@@ -211,12 +291,42 @@ mod tests {
         assert!((overlapped.double_value(&[4]) - 0.9).abs() < 1e-6);
     }
 
+    /// The first reduction records the arrival order (the unused variable last); the next one
+    /// lays its buffer out in that order reversed and still gives the post-backward bits.
+    #[test]
+    fn later_reductions_lay_the_buffer_out_in_arrival_order() {
+        let group = single_rank_group();
+        let learned: Arc<Mutex<Option<Vec<usize>>>> = Arc::default();
+        let bits = |t: &Tensor| Vec::<f32>::try_from(t).unwrap().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for round in 0..2 {
+            let setup = Setup::new();
+            let reduction =
+                OverlappedAverage::start(Arc::clone(&group), 3, setup.variables(), &setup.earlier, 2.0, Arc::clone(&learned)).unwrap();
+            setup.loss().backward();
+            let overlapped = reduction.finish().unwrap();
+            let gradient = Tensor::cat(&[setup.unused.zeros_like(), setup.a.grad(), setup.b.grad()], 0);
+            let post_backward = DataParallel::new(Arc::clone(&group))
+                .with_bucket_elements(3)
+                .average_gradient(&((&setup.earlier + gradient) / 2.0))
+                .unwrap();
+            assert_eq!(bits(&overlapped), bits(&post_backward), "round {round}");
+            let order = lock_order(&learned).clone().expect("the first reduction sets the order");
+            assert_eq!(order.len(), 3);
+            assert_eq!(order[2], 0, "the unused variable comes last: {order:?}");
+        }
+        let order = lock_order(&learned).clone().unwrap();
+        let sizes = [4, 3, 2];
+        let positions = positions_in_reverse(&order, &sizes);
+        assert_eq!(positions[0], 0, "the last to arrive is laid out first");
+        assert_eq!(positions[order[0]], 9 - sizes[order[0]], "the first to arrive is laid out last");
+    }
+
     /// A second backward call reaching an already reported variable is an error, not a wrong
     /// sum.
     #[test]
     fn a_variable_reported_twice_is_an_error() {
         let setup = Setup::new();
-        let reduction = OverlappedAverage::start(single_rank_group(), 3, setup.variables(), &setup.earlier, 1.0).unwrap();
+        let reduction = OverlappedAverage::start(single_rank_group(), 3, setup.variables(), &setup.earlier, 1.0, Arc::default()).unwrap();
         setup.loss().backward();
         (&setup.b * 2.0).sum(Kind::Float).backward();
         let error = format!("{:#}", reduction.finish().unwrap_err());

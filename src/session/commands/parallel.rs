@@ -82,7 +82,7 @@ pub fn layout_tables(session: &Session) -> Vec<Output> {
         rows.push(vec!["timeout".into(), format!("{} s", job.groups.world().timeout().as_secs())]);
         let mut backends = vec![format!("world {}", job.groups.world().backend())];
         backends.extend(Axis::ALL.iter().map(|&axis| format!("{} {}", axis.name(), job.groups.axis(axis).backend())));
-        rows.push(vec!["this rank's groups".into(), backends.join(", ")]);
+        rows.push(vec!["backends".into(), backends.join(", ")]);
     }
     let mut outputs = vec![Output::table(&["setting", "value"], rows)];
     if let Some(job) = job {
