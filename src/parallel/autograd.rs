@@ -54,15 +54,9 @@ fn block_size(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<i64> {
     Ok(length / ranks)
 }
 
-/// `collective` of `tensor` moved to the group's device, brought back to `tensor`'s device.
-fn on_group_device(group: &ProcessGroup, tensor: &Tensor, collective: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
-    let home = tensor.device();
-    Ok(collective(&tensor.to_device(group.device()))?.to_device(home))
-}
-
 /// The sum over ranks of `tensor` (any shape).
 fn sum_over_ranks(group: &ProcessGroup, tensor: &Tensor) -> Result<Tensor> {
-    on_group_device(group, tensor, |t| group.all_reduce(t, ReduceOp::Sum))
+    group.on_own_device(tensor, |t| group.all_reduce(t, ReduceOp::Sum))
 }
 
 /// This rank's block of `tensor` along `dim` (`[.., D, ..]` → `[.., D/W, ..]`), no communication.
@@ -75,7 +69,7 @@ pub fn split(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> 
 /// Every rank's `tensor` concatenated along `dim` in rank order (`[.., D, ..]` → `[.., W·D, ..]`).
 pub fn gather(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> {
     let dim = axis(tensor, dim)?;
-    let gathered = on_group_device(group, &tensor.transpose(0, dim), |t| group.all_gather(t))?;
+    let gathered = group.on_own_device(&tensor.transpose(0, dim), |t| group.all_gather(t))?;
     Ok(gathered.transpose(0, dim).contiguous())
 }
 
@@ -83,7 +77,7 @@ pub fn gather(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor>
 pub fn reduce_scatter(group: &ProcessGroup, tensor: &Tensor, dim: i64) -> Result<Tensor> {
     let dim = axis(tensor, dim)?;
     block_size(group, tensor, dim)?;
-    let reduced = on_group_device(group, &tensor.transpose(0, dim).contiguous(), |t| group.reduce_scatter(t, ReduceOp::Sum))?;
+    let reduced = group.on_own_device(&tensor.transpose(0, dim).contiguous(), |t| group.reduce_scatter(t, ReduceOp::Sum))?;
     Ok(reduced.transpose(0, dim).contiguous())
 }
 
@@ -96,7 +90,7 @@ pub fn all_to_all(group: &ProcessGroup, tensor: &Tensor, in_dim: i64, out_dim: i
     block_size(group, tensor, in_dim)?;
     let blocks = tensor.chunk(group.size() as i64, in_dim);
     let stacked = Tensor::stack(&blocks, 0);
-    let received = on_group_device(group, &stacked, |t| group.all_to_all(t))?;
+    let received = group.on_own_device(&stacked, |t| group.all_to_all(t))?;
     Ok(Tensor::cat(&received.unbind(0), out_dim))
 }
 

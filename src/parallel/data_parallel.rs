@@ -74,8 +74,7 @@ impl DataParallel {
 
     /// Rank 0's `values` (e.g. the flat parameters `[P]`), for every rank to start from.
     pub fn broadcast_from_first(&self, values: &Tensor) -> Result<Tensor> {
-        let first = self.group.broadcast(&values.to_device(self.group.device()), 0).context("broadcasting rank 0's parameters")?;
-        Ok(first.to_device(values.device()))
+        self.group.on_own_device(values, |values| self.group.broadcast(values, 0)).context("broadcasting rank 0's parameters")
     }
 
     /// `gradient` `[P]` averaged over the DP group, reduced in contiguous buckets after the

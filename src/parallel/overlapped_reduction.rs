@@ -207,9 +207,11 @@ impl ReductionState {
         order.iter().for_each(|&variable| seen[variable] = true);
         order.extend((0..self.variables.len()).filter(|&variable| !seen[variable]));
         let mine: Vec<i64> = order.iter().map(|&variable| variable as i64).collect();
-        let mine = Tensor::from_slice(&mine).to_device(self.group.device());
-        let agreed = self.group.broadcast(&mine, 0).context("agreeing on the gradients' arrival order")?;
-        let agreed: Vec<i64> = Vec::<i64>::try_from(&agreed.to_device(tch::Device::Cpu)).context("reading the agreed arrival order")?;
+        let agreed = self
+            .group
+            .on_own_device(&Tensor::from_slice(&mine), |mine| self.group.broadcast(mine, 0))
+            .context("agreeing on the gradients' arrival order")?;
+        let agreed: Vec<i64> = Vec::<i64>::try_from(&agreed).context("reading the agreed arrival order")?;
         let agreed: Vec<usize> = agreed.into_iter().filter_map(|variable| usize::try_from(variable).ok()).collect();
         let mut sorted = agreed.clone();
         sorted.sort_unstable();

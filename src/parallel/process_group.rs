@@ -267,6 +267,14 @@ impl ProcessGroup {
         self.backend.device()
     }
 
+    /// `collective` of `tensor` moved to the group's device, brought back to `tensor`'s device
+    /// (no copies where they agree, as for NCCL on the rank's own GPU): for callers whose
+    /// tensors live on the training device, whatever the backend.
+    pub fn on_own_device(&self, tensor: &Tensor, collective: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+        let home = tensor.device();
+        Ok(collective(&tensor.to_device(self.device()))?.to_device(home))
+    }
+
     pub fn size(&self) -> usize {
         self.size
     }

@@ -296,7 +296,9 @@ impl Trainer {
     pub fn set_sharding(&mut self, groups: ShardingGroups) -> Result<()> {
         for (name, group) in [("DAP", &groups.dap), ("BP", &groups.bp)] {
             let Some(group) = group else { continue };
-            let first = group.broadcast(&self.params.values, 0).with_context(|| format!("broadcasting the {name} group's parameters"))?;
+            let first = group
+                .on_own_device(&self.params.values, |values| group.broadcast(values, 0))
+                .with_context(|| format!("broadcasting the {name} group's parameters"))?;
             self.params.assign(&first);
             self.ema = ExponentialMovingAverage::new(self.config.ema, &self.params.values);
         }
@@ -489,7 +491,9 @@ impl Trainer {
     /// rank and each rank's gradient holds the parts it computed (`model::branch_parallel`).
     fn summed_over_bp(&self, gradient: Tensor) -> Result<Tensor> {
         match &self.sharding.bp {
-            Some(group) => group.all_reduce(&gradient, ReduceOp::Sum).context("summing the gradients over the BP group"),
+            Some(group) => group
+                .on_own_device(&gradient, |gradient| group.all_reduce(gradient, ReduceOp::Sum))
+                .context("summing the gradients over the BP group"),
             None => Ok(gradient),
         }
     }
@@ -509,7 +513,9 @@ impl Trainer {
             return Ok(gradient);
         }
         let partial = Tensor::cat(&ranges.iter().map(|&(at, len)| gradient.narrow(0, at, len)).collect::<Vec<_>>(), 0);
-        let summed = group.all_reduce(&partial, ReduceOp::Sum).context("summing the sharded stacks' gradients over the DAP group")?;
+        let summed = group
+            .on_own_device(&partial, |partial| group.all_reduce(partial, ReduceOp::Sum))
+            .context("summing the sharded stacks' gradients over the DAP group")?;
         tch::no_grad(|| {
             let mut from = 0;
             for &(at, len) in &ranges {
